@@ -1,0 +1,216 @@
+"""``python -m engine``: the headless twin of the dashboard.
+
+Every sub-command takes ``--workspace``; ``--json`` prints one JSON document
+on stdout and nothing else; bad input exits 2 with one line on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+from engine.errors import FrontierError
+
+EXIT_BAD_INPUT = 2
+EXIT_RUN_FAILED = 1
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, no usage dump
+        raise FrontierError(f"{message} (see python -m engine {self.prog.split()[-1]} --help)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="python -m engine", description="Frontier: compare models headlessly.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    b = sub.add_parser("benchmark", help="cross-validate models and time their inference")
+    b.add_argument("--model", action="append", required=True, metavar="PATH",
+                   help="model file (.skops, .onnx, .pt TorchScript, .pt2, .pkl/.joblib); repeatable")
+    b.add_argument("--data", required=True, metavar="PATH",
+                   help="dataset file (.csv, .parquet, .npz) or built-in name (digits, digits_images, "
+                        "breast_cancer, wine, iris, diabetes)")
+    b.add_argument("--target", metavar="COL", help="target column (default: 'target', 'label', 'y' or the last column)")
+    b.add_argument("--cv", type=int, default=5, help="number of folds (default 5)")
+    b.add_argument("--seed", type=int, default=0, help="fold shuffling seed (default 0)")
+    b.add_argument("--as-is", action="store_true", help="evaluate fitted scikit-learn models without refitting")
+    b.add_argument("--drop", action="append", default=[], metavar="COL", help="column to leave out of the features; repeatable")
+    b.add_argument("--name", action="append", default=[], metavar="LABEL", help="display name for the matching --model")
+    b.add_argument("--trust", action="store_true",
+                   help="allow formats that can run code when loaded (pickle, TorchScript, pickled .pt2)")
+    b.add_argument("--batch-sizes", default="1,8,32,128,256", metavar="LIST", help="latency batch sizes (default 1,8,32,128,256)")
+    b.add_argument("--latency-time", type=float, default=0.3, metavar="S", help="minimum timed seconds per batch size (default 0.3)")
+    b.add_argument("--latency-count", type=int, default=30, metavar="N", help="minimum timed calls per batch size (default 30)")
+    b.add_argument("--no-latency", action="store_true", help="skip the latency measurement")
+    b.add_argument("--threads", type=int, metavar="N", help="threads for inference (default: all cores)")
+    b.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="where torch/ONNX models run (default cpu)")
+    b.add_argument("--no-cache", action="store_true", help="recompute even when an identical run is stored")
+    _common(b)
+    return parser
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--workspace", metavar="DIR", help="workspace directory (default $FRONTIER_WORKSPACE or ./workspace)")
+    p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+
+
+def cmd_benchmark(args: argparse.Namespace) -> int:
+    from engine import artifacts, benchmark, datasets, runner
+    from engine.latency import LatencySettings
+    from engine.workspace import Workspace
+
+    if args.cv < 2:
+        raise FrontierError(f"--cv must be at least 2, got {args.cv}")
+    if len(args.name) > len(args.model):
+        raise FrontierError(f"{len(args.name)} --name given for {len(args.model)} --model; give at most one per model")
+    latency = None if args.no_latency else LatencySettings(
+        batch_sizes=_parse_sizes(args.batch_sizes), min_time_s=args.latency_time, min_count=args.latency_count)
+    if args.threads is not None and args.threads < 1:
+        raise FrontierError("--threads must be at least 1")
+    config = benchmark.BenchmarkConfig(target=args.target, drop=tuple(args.drop), cv=args.cv, seed=args.seed,
+                                       as_is=args.as_is, latency=latency, threads=args.threads, device=args.device)
+    ws_root = Path(args.workspace) if args.workspace else None
+    # Validate everything before the workspace is touched.
+    ws_probe = _peek_workspace(ws_root)
+    dataset = datasets.resolve(ws_probe, args.data)
+    infos, blobs = [], []
+    for i, model in enumerate(args.model):
+        path = Path(model)
+        if not path.is_file():
+            raise FrontierError(f"model file not found: {model}")
+        data = path.read_bytes()
+        name = args.name[i] if i < len(args.name) else None
+        infos.append(artifacts.describe_bytes(data, path.name, trusted=args.trust, display_name=name,
+                                              source_path=path.resolve()))
+        blobs.append(data)
+    ws = Workspace.open(ws_root)
+    p = benchmark.plan(ws, infos, dataset, config, names=[i.name for i in infos], use_cache=not args.no_cache)
+    datasets.register(ws, dataset)
+    stored = [artifacts.store(ws, info, data) for info, data in zip(infos, blobs, strict=True)]
+    p = benchmark.plan(ws, stored, dataset, config, names=[i.name for i in infos], use_cache=not args.no_cache)
+    if p.pending:
+        if args.no_cache:
+            from engine.store import ResultStore
+
+            for r in p.pending:
+                if ResultStore(ws).has(r.run_id):
+                    ResultStore(ws).delete(r.run_id)
+        st = runner.run(ws, p.to_request(), on_progress=_progress_bar(args.json, len(p.pending)),
+                        title=f"benchmark on {dataset.name}")
+        _close_bar()
+        if st.state != "done":
+            raise _RunFailed(st.error or st.state)
+    runs = benchmark.collect(ws, p)
+    if args.json:
+        print(json.dumps({"runs": [_jsonable(r) for r in runs]}, default=str))
+    else:
+        _print_table(runs)
+    return 0
+
+
+def _peek_workspace(root: Path | None):
+    """A Workspace handle that creates nothing (for resolving inputs before validation)."""
+    import os
+
+    from engine.workspace import DEFAULT_WORKSPACE, Workspace
+
+    path = Path(root or os.environ.get("FRONTIER_WORKSPACE") or DEFAULT_WORKSPACE)
+    return Workspace(path.expanduser().resolve())
+
+
+def _parse_sizes(text: str) -> tuple[int, ...]:
+    try:
+        sizes = tuple(sorted({int(x) for x in text.split(",") if x.strip()}))
+    except ValueError:
+        raise FrontierError(f"--batch-sizes takes comma-separated integers, e.g. 1,8,32; got '{text}'") from None
+    if not sizes or sizes[0] < 1:
+        raise FrontierError("--batch-sizes must be positive integers")
+    return sizes
+
+
+_bar: Any = None
+
+
+def _progress_bar(quiet: bool, n_models: int):
+    if quiet:
+        return None
+    from tqdm import tqdm
+
+    global _bar
+    _bar = tqdm(total=100, file=sys.stderr, unit="%", bar_format="{l_bar}{bar}| {elapsed} {postfix}",
+                desc=f"benchmark ({n_models} model{'s' * (n_models != 1)})")
+
+    def update(fraction: float, message: str) -> None:
+        _bar.n = round(fraction * 100)
+        _bar.set_postfix_str(message[:60], refresh=False)
+        _bar.refresh()
+    return update
+
+
+def _close_bar() -> None:
+    global _bar
+    if _bar is not None:
+        _bar.close()
+        _bar = None
+
+
+def _jsonable(run: dict[str, Any]) -> dict[str, Any]:
+    return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in run.items()}
+
+
+def _print_table(runs: list[dict[str, Any]]) -> None:
+    regression = runs and runs[0]["task"] == "regression"
+    cols = (["model", "mode", "rmse", "mae", "r2"] if regression
+            else ["model", "mode", "accuracy", "f1_macro", "roc_auc", "log_loss"])
+    cols += ["p50 ms", "p95 ms", "rows/s", "size", "cached"]
+    rows = []
+    for r in runs:
+        metrics = [_pm(r, m) for m in cols[2:-5]]
+        rows.append([r["model"], r["mode"], *metrics, _num(r.get("latency_p50_ms")), _num(r.get("latency_p95_ms")),
+                     _num(r.get("throughput_per_s"), 0), _size(r["size_bytes"]), "yes" if r["cached"] else "no"])
+    widths = [max(len(str(x)) for x in col) for col in zip(cols, *rows, strict=False)]
+    for row in [cols, *rows]:
+        print("  ".join(str(x).ljust(w) for x, w in zip(row, widths, strict=False)).rstrip())
+    print(f"\nresults: run ids {', '.join(r['run_id'] for r in runs)}", file=sys.stderr)
+
+
+def _pm(r: dict[str, Any], metric: str) -> str:
+    mean, std = r.get(f"{metric}_mean"), r.get(f"{metric}_std")
+    return "n/a" if mean is None else f"{mean:.4f} ± {std:.4f}"
+
+
+def _num(v: Any, digits: int = 3) -> str:
+    return "n/a" if v is None else f"{v:.{digits}f}"
+
+
+def _size(n: int) -> str:
+    return f"{n / 2**20:.1f} MB" if n >= 2**20 else f"{n / 2**10:.1f} KB"
+
+
+class _RunFailed(FrontierError):
+    pass
+
+
+COMMANDS = {"benchmark": cmd_benchmark}
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        return COMMANDS[args.command](args)
+    except _RunFailed as exc:
+        _close_bar()
+        print(f"error: {exc.message}", file=sys.stderr)
+        return EXIT_RUN_FAILED
+    except FrontierError as exc:
+        _close_bar()
+        print(f"error: {exc.message}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        _close_bar()
+        print("error: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,52 @@
+"""Metadata of code-bearing models, read inside a worker process.
+
+TorchScript, trusted pickles and ``.pt2`` archives must be loaded to be
+described; that happens here, in the worker, never in the server.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from engine import artifacts
+from engine.artifacts import ArtifactInfo
+from engine.errors import FrontierError
+from engine.workspace import Workspace
+
+
+def inspect_artifact(ws: Workspace, artifact_id: str) -> dict[str, Any]:
+    """Load the artifact, fill in parameter count and input specs, save and return them."""
+    info = artifacts.get(ws, artifact_id)
+    changes = describe_loaded(info, artifacts.load_model(ws, info))
+    artifacts.update(ws, info, **changes)
+    return changes
+
+
+def describe_loaded(info: ArtifactInfo, model: Any) -> dict[str, Any]:
+    """Metadata that only a loaded model can give (pickle, TorchScript, ``.pt2``)."""
+    if info.format in ("skops", "pickle"):
+        if not hasattr(model, "predict"):
+            raise FrontierError(f"'{info.name}' loads as a {type(model).__name__}, not a scikit-learn model")
+        return artifacts.sklearn_metadata(model)
+    if info.format not in ("torchscript", "torch_export"):
+        return {}
+    module = model.module() if info.format == "torch_export" else model
+    changes: dict[str, Any] = {"n_parameters": int(sum(p.numel() for p in module.parameters()))}
+    if info.format == "torch_export":
+        changes["inputs"] = [
+            {"name": name, "shape": [d if isinstance(d, int) else None for d in val.shape],
+             "dtype": str(val.dtype).removeprefix("torch.")}
+            for name, val in _user_inputs(model)
+        ]
+    return changes
+
+
+def _user_inputs(ep: Any):
+    from torch.export.graph_signature import InputKind
+
+    nodes = {n.name: n for n in ep.graph.nodes if n.op == "placeholder"}
+    for spec in ep.graph_signature.input_specs:
+        if spec.kind == InputKind.USER_INPUT and spec.arg.name in nodes:
+            val = nodes[spec.arg.name].meta.get("val")
+            if val is not None:
+                yield spec.arg.name, val

@@ -1,0 +1,139 @@
+"""Inference latency: build and warm-up timed apart from steady state.
+
+After warm-up, timed calls run until both a minimum time and a minimum count
+are reached (as MLPerf LoadGen does), cycling through different real input
+batches. The timed region is one ``time.perf_counter`` pair around the call
+(plus a device synchronise on GPU), so the harness adds next to nothing over
+a bare loop.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+DEFAULT_BATCH_SIZES = (1, 8, 32, 128, 256)
+NOISY_IQR_RATIO = 0.25  # IQR above a quarter of the median: say the numbers are noisy
+
+
+@dataclass(frozen=True)
+class LatencySettings:
+    batch_sizes: tuple[int, ...] = DEFAULT_BATCH_SIZES
+    min_time_s: float = 0.3
+    min_count: int = 30
+    max_time_s: float = 10.0
+    warmup: int = 5
+    distinct_batches: int = 16
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class LatencyStats:
+    """Summary of one batch size's timed calls (milliseconds)."""
+
+    batch_size: int
+    n_calls: int
+    warmup_ms: float
+    first_call_ms: float
+    p50_ms: float
+    p90_ms: float
+    p95_ms: float
+    p99_ms: float
+    mean_ms: float
+    std_ms: float
+    iqr_ms: float
+    min_ms: float
+    throughput_per_s: float
+    noisy: bool
+
+    @classmethod
+    def from_samples(cls, samples_s: np.ndarray, *, batch_size: int, warmup_s: float,
+                     first_call_s: float) -> LatencyStats:
+        ms = np.asarray(samples_s) * 1e3
+        p25, p50, p75, p90, p95, p99 = np.percentile(ms, [25, 50, 75, 90, 95, 99])
+        return cls(
+            batch_size=batch_size, n_calls=len(ms), warmup_ms=warmup_s * 1e3,
+            first_call_ms=first_call_s * 1e3, p50_ms=p50, p90_ms=p90, p95_ms=p95, p99_ms=p99,
+            mean_ms=float(ms.mean()), std_ms=float(ms.std(ddof=1)) if len(ms) > 1 else 0.0,
+            iqr_ms=p75 - p25, min_ms=float(ms.min()),
+            throughput_per_s=batch_size / (p50 / 1e3) if p50 > 0 else float("inf"),
+            noisy=bool(p50 > 0 and (p75 - p25) / p50 > NOISY_IQR_RATIO),
+        )
+
+
+def time_calls(fn: Callable[[Any], Any], inputs: Sequence[Any], *, min_time_s: float,
+               min_count: int, max_time_s: float = 10.0,
+               sync: Callable[[], None] | None = None) -> np.ndarray:
+    """Seconds per call of ``fn(inputs[i % len(inputs)])`` until time and count are met."""
+    pc = time.perf_counter
+    n = len(inputs)
+    samples: list[float] = []
+    append = samples.append
+    i = 0
+    start = pc()
+    if sync is None:
+        while True:
+            x = inputs[i % n]
+            t0 = pc()
+            fn(x)
+            t1 = pc()
+            append(t1 - t0)
+            i += 1
+            if (i >= min_count and t1 - start >= min_time_s) or t1 - start >= max_time_s:
+                break
+    else:
+        while True:
+            x = inputs[i % n]
+            t0 = pc()
+            fn(x)
+            sync()
+            t1 = pc()
+            append(t1 - t0)
+            i += 1
+            if (i >= min_count and t1 - start >= min_time_s) or t1 - start >= max_time_s:
+                break
+    return np.asarray(samples)
+
+
+def make_batches(X: pd.DataFrame | np.ndarray, batch_size: int, count: int) -> list[Any]:
+    """Up to ``count`` distinct batches of real rows, built before timing starts."""
+    n = len(X)
+    batches = []
+    for j in range(max(1, min(count, n // batch_size or 1))):
+        idx = (np.arange(batch_size) + j * batch_size) % n
+        batches.append(X.iloc[idx] if isinstance(X, pd.DataFrame) else np.ascontiguousarray(X[idx]))
+    return batches
+
+
+def measure(fn: Callable[[Any], Any], X: pd.DataFrame | np.ndarray, settings: LatencySettings, *,
+            sync: Callable[[], None] | None = None,
+            progress: Callable[[float, str], None] | None = None) -> tuple[list[LatencyStats], pd.DataFrame]:
+    """Sweep the batch sizes; returns per-size stats and the raw samples (tidy)."""
+    stats, frames = [], []
+    sizes = [b for b in settings.batch_sizes if b <= max(len(X), 1)] or [1]
+    for k, b in enumerate(sizes):
+        inputs = make_batches(X, b, settings.distinct_batches)
+        t0 = time.perf_counter()
+        fn(inputs[0])
+        if sync:
+            sync()
+        first = time.perf_counter() - t0
+        for w in range(settings.warmup):
+            fn(inputs[w % len(inputs)])
+        if sync:
+            sync()
+        warm = time.perf_counter() - t0
+        samples = time_calls(fn, inputs, min_time_s=settings.min_time_s, min_count=settings.min_count,
+                             max_time_s=settings.max_time_s, sync=sync)
+        stats.append(LatencyStats.from_samples(samples, batch_size=b, warmup_s=warm, first_call_s=first))
+        frames.append(pd.DataFrame({"batch_size": b, "call": np.arange(len(samples)), "seconds": samples}))
+        if progress:
+            progress((k + 1) / len(sizes), f"latency at batch {b}")
+    return stats, pd.concat(frames, ignore_index=True)

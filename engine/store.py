@@ -1,0 +1,119 @@
+"""The result store: one folder of Parquet tables per run, written atomically.
+
+``results/<run_id>/`` holds ``summary.parquet`` (one row), ``folds.parquet``,
+``predictions.parquet``, ``latency.parquet`` (stats per batch size) and
+``latency_samples.parquet``. A run folder appears whole or not at all
+(staged, then renamed), so a crash never leaves a corrupt table and deleting
+one run never touches another. The run id is a hash of everything that
+determines the result, so an identical request finds its stored answer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import shutil
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from engine.errors import FrontierError
+from engine.workspace import Workspace, staged_dir
+
+TABLES = ("summary", "folds", "predictions", "latency", "latency_samples")
+JSON_COLUMNS = ("config", "environment", "classes")
+RUN_ID_RE = re.compile(r"[0-9a-f]{16}")
+STALE_STAGE_S = 3600
+
+
+def run_key(**parts: Any) -> str:
+    """A stable 16-hex id for a request (artifact, dataset, config, engine version...)."""
+    blob = json.dumps(parts, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+@dataclass
+class RunRecord:
+    """Everything one benchmark run produced."""
+
+    run_id: str
+    summary: dict[str, Any]
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+
+
+class ResultStore:
+    """Read and write runs under ``<workspace>/results``."""
+
+    def __init__(self, ws: Workspace) -> None:
+        self.ws = ws
+        self.root = ws.results
+
+    def path(self, run_id: str):
+        if not RUN_ID_RE.fullmatch(run_id):
+            raise FrontierError(f"'{run_id}' is not a run id")
+        return self.root / run_id
+
+    def has(self, run_id: str) -> bool:
+        return (self.path(run_id) / "summary.parquet").is_file()
+
+    def save(self, record: RunRecord) -> None:
+        final = self.path(record.run_id)
+        if final.exists():
+            return
+        summary = {k: (json.dumps(v, default=str) if k in JSON_COLUMNS else v)
+                   for k, v in record.summary.items()}
+        with staged_dir(final) as stage:
+            for name, frame in record.tables.items():
+                frame.to_parquet(stage / f"{name}.parquet", index=False)
+            pd.DataFrame([summary]).to_parquet(stage / "summary.parquet", index=False)
+
+    def summary(self, run_id: str) -> dict[str, Any]:
+        path = self.path(run_id) / "summary.parquet"
+        if not path.is_file():
+            raise FrontierError(f"no run with id '{run_id}' in {self.ws.root}")
+        row = pd.read_parquet(path).iloc[0].to_dict()
+        return _decode(row)
+
+    def table(self, run_id: str, name: str) -> pd.DataFrame:
+        if name not in TABLES:
+            raise ValueError(f"unknown table {name}")
+        path = self.path(run_id) / f"{name}.parquet"
+        return pd.read_parquet(path) if path.is_file() else pd.DataFrame()
+
+    def runs(self) -> pd.DataFrame:
+        """Every stored run's summary, newest first."""
+        frames = [pd.read_parquet(p) for p in self.root.glob("[0-9a-f]*/summary.parquet")]
+        if not frames:
+            return pd.DataFrame()
+        frames = [f.dropna(axis=1, how="all") for f in frames]
+        runs = pd.concat(frames, ignore_index=True)
+        return runs.sort_values("created_at", ascending=False, ignore_index=True)
+
+    def delete(self, run_id: str) -> None:
+        path = self.path(run_id)
+        if not path.exists():
+            raise FrontierError(f"no run with id '{run_id}' in {self.ws.root}")
+        shutil.rmtree(path)
+
+    def sweep_stale(self) -> None:
+        """Remove staging folders left by killed writers."""
+        now = time.time()
+        for stage in self.root.glob(".stage-*"):
+            if now - stage.stat().st_mtime > STALE_STAGE_S:
+                shutil.rmtree(stage, ignore_errors=True)
+
+
+def _decode(row: dict[str, Any]) -> dict[str, Any]:
+    out = {}
+    for k, v in row.items():
+        if k in JSON_COLUMNS and isinstance(v, str):
+            v = json.loads(v)
+        elif hasattr(v, "item"):
+            v = v.item()
+        if isinstance(v, float) and v != v:  # NaN -> None
+            v = None
+        out[k] = v
+    return out

@@ -1,0 +1,1 @@
+"""Bundled sample models for Frontier (built by ``python -m sample_models.build``)."""
