@@ -52,6 +52,7 @@ class ArtifactInfo:
     classes: list[Any] | None = None
     n_parameters: int | None = None
     accepts_non_numeric: bool = False
+    requires_trust: bool = False
     lineage: str = "uploaded"
     source_path: str | None = None
 
@@ -285,6 +286,7 @@ def inspect_bytes(data: bytes, name: str, *, trusted: bool, base_dir: Path | Non
     meta: dict[str, Any] = {"format": fmt}
     if fmt == "skops":
         meta |= sklearn_metadata(load_skops(data, trusted=trusted))
+        meta["requires_trust"] = bool(skops_untrusted_types(data))
     elif fmt == "onnx":
         meta |= onnx_metadata(check_onnx(data, base_dir=base_dir))
     elif fmt == "torch_export":
@@ -292,11 +294,13 @@ def inspect_bytes(data: bytes, name: str, *, trusted: bool, base_dir: Path | Non
         if risky and not trusted:
             raise FrontierError(
                 f"'{name}' is a .pt2 archive whose contents fall back to pickle ({risky[0]}), which can run code when loaded; mark it trusted only if you trust its author")
-        meta["pickle_members"] = risky
+        meta["requires_trust"] = bool(risky)
     elif not trusted:
         what = "a pickle/joblib file" if fmt == "pickle" else "a TorchScript archive"
         raise FrontierError(
             f"'{name}' is {what}, which can run arbitrary code when loaded; mark it trusted (--trust, or the 'I trust this file' box) only if you trust its author, or export it to ONNX or skops")
+    else:
+        meta["requires_trust"] = True
     return meta
 
 

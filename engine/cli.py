@@ -84,8 +84,9 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
             raise FrontierError(f"model file not found: {model}")
         data = path.read_bytes()
         name = args.name[i] if i < len(args.name) else None
-        infos.append(artifacts.describe_bytes(data, path.name, trusted=args.trust, display_name=name,
-                                              source_path=path.resolve()))
+        infos.append(_known_artifact(ws_probe, data, path, name, trusted=args.trust)
+                     or artifacts.describe_bytes(data, path.name, trusted=args.trust, display_name=name,
+                                                 source_path=path.resolve()))
         blobs.append(data)
     ws = Workspace.open(ws_root)
     p = benchmark.plan(ws, infos, dataset, config, names=[i.name for i in infos], use_cache=not args.no_cache)
@@ -120,6 +121,26 @@ def _peek_workspace(root: Path | None):
 
     path = Path(root or os.environ.get("FRONTIER_WORKSPACE") or DEFAULT_WORKSPACE)
     return Workspace(path.expanduser().resolve())
+
+
+def _known_artifact(ws, data: bytes, path: Path, name: str | None, *, trusted: bool):
+    """The stored description of an already-registered model, skipping a reload.
+
+    Only when the file was registered with the same or more trust and under
+    the same suffix; otherwise the caller validates the bytes afresh.
+    """
+    import hashlib
+
+    from engine import artifacts
+
+    artifact_id = hashlib.sha256(data).hexdigest()[:16]
+    try:
+        info = artifacts.get(ws, artifact_id)
+    except FrontierError:
+        return None
+    if info.file != f"model{path.suffix.lower()}" or ((info.requires_trust or info.code_bearing) and not trusted):
+        return None
+    return artifacts.ArtifactInfo(**(info.to_dict() | {"name": name or path.name}))
 
 
 def _parse_sizes(text: str) -> tuple[int, ...]:
