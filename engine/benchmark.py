@@ -85,7 +85,7 @@ class Plan:
 
     def to_request(self) -> dict[str, Any]:
         return {
-            "kind": "benchmark", "dataset_id": self.dataset.id, "dataset_name": self.dataset.name,
+            "kind": "benchmark", "threads": self.config.n_threads, "dataset_id": self.dataset.id, "dataset_name": self.dataset.name,
             "task": self.prepared.task, "config": self.config.to_dict(),
             "runs": [{"run_id": r.run_id, "artifact_id": r.artifact.id, "name": r.name, "mode": r.mode}
                      for r in self.pending],
@@ -158,7 +158,6 @@ def _require_cuda() -> None:
 def execute(ws: Workspace, request: dict[str, Any], progress: Progress | None = None) -> list[str]:
     """Run the pending runs of a planned request; called in the worker process."""
     config = BenchmarkConfig.from_dict(request["config"])
-    _set_threads(config.n_threads)
     dataset = datasets.load(ws, request["dataset_id"])
     prep = datasets.prepare(dataset, target=config.target, drop=config.drop, task=request["task"],
                             n_splits=config.cv, numeric=False)
@@ -245,13 +244,6 @@ def _latency_predictor(predictor: Predictor, prep: Prepared) -> Predictor:
             names is None or list(names) == prep.feature_names):
         return predictor
     return SklearnPredictor(clone(est).fit(prep.X, prep.y))
-
-
-def _set_threads(n: int) -> None:
-    """Fix the BLAS/OpenMP pools; torch and ONNX Runtime get ``n`` when their predictor is built."""
-    from threadpoolctl import threadpool_limits
-
-    threadpool_limits(n)
 
 
 def _summary(run, info: ArtifactInfo, dataset: Dataset, prep: Prepared, config: BenchmarkConfig, ev,

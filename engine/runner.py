@@ -145,6 +145,7 @@ def supervise(job_dir: Path, limits: Limits | None = None,
     _write_status(job_dir, state="running", supervisor_pid=os.getpid(), limits=asdict(limits))
     log = open(job_dir / "worker.log", "ab")  # noqa: SIM115
     env = os.environ | {"PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")]))}
+    env |= _thread_env(read_json(job_dir / "request.json").get("threads"))
     proc = subprocess.Popen([sys.executable, "-m", "engine.runner", "work", str(job_dir)],
                             stdout=log, stderr=log, stdin=subprocess.DEVNULL, env=env,
                             start_new_session=True, preexec_fn=_limit_address_space(limits))
@@ -191,6 +192,15 @@ def supervise(job_dir: Path, limits: Limits | None = None,
     result = _read_optional(job_dir / "result.json") if state == "done" else None
     _write_status(job_dir, state=state, error=error, result=result, finished_at=time.time())
     return JobStatus(job_dir.name, state, 1.0 if state == "done" else 0.0, "", error, result)
+
+
+def _thread_env(threads: int | None) -> dict[str, str]:
+    """Thread-pool sizes fixed before the worker starts (set later, with several OpenMP
+    runtimes loaded — torch's and scikit-learn's — they slow each other down badly)."""
+    if not threads:
+        return {}
+    n = str(int(threads))
+    return {"OMP_NUM_THREADS": n, "OPENBLAS_NUM_THREADS": n, "MKL_NUM_THREADS": n}
 
 
 def _crash_message(code: int | None, limits: Limits, job_dir: Path) -> str:

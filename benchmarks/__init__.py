@@ -1,0 +1,1 @@
+"""Frontier's performance suite: ratios against bare baselines measured in the same run."""
