@@ -78,6 +78,7 @@ class Plan:
     prepared: Prepared
     config: BenchmarkConfig
     runs: list[PlannedRun]
+    recompute: bool = False
 
     @property
     def pending(self) -> list[PlannedRun]:
@@ -86,7 +87,7 @@ class Plan:
     def to_request(self) -> dict[str, Any]:
         return {
             "kind": "benchmark", "threads": self.config.n_threads, "dataset_id": self.dataset.id, "dataset_name": self.dataset.name,
-            "task": self.prepared.task, "config": self.config.to_dict(),
+            "task": self.prepared.task, "config": self.config.to_dict(), "recompute": self.recompute,
             "runs": [{"run_id": r.run_id, "artifact_id": r.artifact.id, "name": r.name, "mode": r.mode}
                      for r in self.pending],
         }
@@ -115,7 +116,7 @@ def plan(ws: Workspace, models: list[ArtifactInfo], dataset: Dataset, config: Be
                       task=prep.task, engine=ENGINE_VERSION, hardware=environment.hardware_fingerprint())
         name = (names[i] if names and i < len(names) and names[i] else info.name)
         runs.append(PlannedRun(rid, info, name, mode, cached=use_cache and store.has(rid)))
-    return Plan(dataset, prep, config, runs)
+    return Plan(dataset, prep, config, runs, recompute=not use_cache)
 
 
 def check_compatible(info: ArtifactInfo, prep: Prepared, *, as_is: bool) -> None:
@@ -169,9 +170,9 @@ def execute(ws: Workspace, request: dict[str, Any], progress: Progress | None = 
         def sub(f: float, msg: str, i=i, name=run["name"]) -> None:
             if progress:
                 progress((i + f) / len(runs), f"{name}: {msg}")
-        if not store.has(run["run_id"]):
+        if request.get("recompute") or not store.has(run["run_id"]):
             record = run_one(ws, run, dataset, prep, splits, config, progress=sub)
-            store.save(record)
+            store.save(record, replace=bool(request.get("recompute")))
         done.append(run["run_id"])
         sub(1.0, "done")
     return done

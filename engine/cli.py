@@ -21,7 +21,7 @@ EXIT_RUN_FAILED = 1
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one line, no usage dump
-        raise FrontierError(f"{message} (see python -m engine {self.prog.split()[-1]} --help)")
+        raise FrontierError(f"{message} (see {self.prog} --help)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -88,18 +88,14 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
                      or artifacts.describe_bytes(data, path.name, trusted=args.trust, display_name=name,
                                                  source_path=path.resolve()))
         blobs.append(data)
+    # plan() checks the models against the data; it must fail before the workspace exists.
+    p = benchmark.plan(ws_probe, infos, dataset, config, names=[i.name for i in infos],
+                       use_cache=not args.no_cache)
     ws = Workspace.open(ws_root)
-    p = benchmark.plan(ws, infos, dataset, config, names=[i.name for i in infos], use_cache=not args.no_cache)
     datasets.register(ws, dataset)
-    stored = [artifacts.store(ws, info, data) for info, data in zip(infos, blobs, strict=True)]
-    p = benchmark.plan(ws, stored, dataset, config, names=[i.name for i in infos], use_cache=not args.no_cache)
+    for info, data in zip(infos, blobs, strict=True):
+        artifacts.store(ws, info, data)
     if p.pending:
-        if args.no_cache:
-            from engine.store import ResultStore
-
-            for r in p.pending:
-                if ResultStore(ws).has(r.run_id):
-                    ResultStore(ws).delete(r.run_id)
         st = runner.run(ws, p.to_request(), on_progress=_progress_bar(args.json, len(p.pending)),
                         title=f"benchmark on {dataset.name}")
         _close_bar()

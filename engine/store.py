@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import shutil
 import time
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -59,16 +61,23 @@ class ResultStore:
     def has(self, run_id: str) -> bool:
         return (self.path(run_id) / "summary.parquet").is_file()
 
-    def save(self, record: RunRecord) -> None:
+    def save(self, record: RunRecord, *, replace: bool = False) -> None:
+        """Write a run's folder atomically; an existing run is kept unless ``replace``."""
         final = self.path(record.run_id)
-        if final.exists():
+        if final.exists() and not replace:
             return
         summary = {k: (json.dumps(v, default=str) if k in JSON_COLUMNS else v)
                    for k, v in record.summary.items()}
-        with staged_dir(final) as stage:
+        target = final.with_name(f".new-{final.name}-{uuid.uuid4().hex[:8]}") if final.exists() else final
+        with staged_dir(target) as stage:
             for name, frame in record.tables.items():
                 frame.to_parquet(stage / f"{name}.parquet", index=False)
             pd.DataFrame([summary]).to_parquet(stage / "summary.parquet", index=False)
+        if target != final:  # swap in the recomputed run, then drop the old one
+            old = final.with_name(f".old-{final.name}-{uuid.uuid4().hex[:8]}")
+            os.rename(final, old)
+            os.rename(target, final)
+            shutil.rmtree(old, ignore_errors=True)
 
     def summary(self, run_id: str) -> dict[str, Any]:
         path = self.path(run_id) / "summary.parquet"
@@ -101,7 +110,7 @@ class ResultStore:
     def sweep_stale(self) -> None:
         """Remove staging folders left by killed writers."""
         now = time.time()
-        for stage in self.root.glob(".stage-*"):
+        for stage in [*self.root.glob(".stage-*"), *self.root.glob(".new-*"), *self.root.glob(".old-*")]:
             if now - stage.stat().st_mtime > STALE_STAGE_S:
                 shutil.rmtree(stage, ignore_errors=True)
 
