@@ -194,6 +194,11 @@ def run_one(ws: Workspace, run: dict[str, Any], dataset: Dataset, prep: Prepared
     refit = run["mode"] == "cv-refit"
     ev = evaluate(predictor, prep, splits, refit=refit, progress=lambda f, m: progress(0.7 * f, m))
     lat_stats, samples = [], pd.DataFrame()
+    cuda = predictor.device.startswith("cuda")
+    if cuda:
+        import torch
+
+        torch.cuda.reset_peak_memory_stats()
     if config.latency is not None:
         timed = _latency_predictor(predictor, prep) if refit else predictor
         X = model_input(timed, prep.X)
@@ -203,6 +208,7 @@ def run_one(ws: Workspace, run: dict[str, Any], dataset: Dataset, prep: Prepared
     env = environment.record(threads=config.n_threads, backend=predictor.backend, device=predictor.device,
                              provider=predictor.provider, precision=predictor.precision)
     summary = _summary(run, info, dataset, prep, config, ev, lat_stats, env, build_s)
+    summary["gpu_peak_mb"] = torch.cuda.max_memory_allocated() / 2**20 if cuda else None
     latency = pd.DataFrame([asdict(s) for s in lat_stats])
     return RunRecord(run["run_id"], summary, {"folds": ev.folds, "predictions": ev.predictions,
                                               "latency": latency, "latency_samples": samples})
