@@ -1,0 +1,94 @@
+"""Cached access to the workspace and the result store.
+
+The workspace is a shared, never-mutated object (``st.cache_resource``);
+stored results are immutable per run id, so their tables are cached with
+``st.cache_data`` keyed by the workspace root and the run id. Session state
+only ever holds ids (see :mod:`dashboard.ui`).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from engine import artifacts, datasets, runner, samples
+from engine.errors import FrontierError
+from engine.store import ResultStore
+from engine.workspace import Workspace, read_json
+
+log = logging.getLogger("frontier.dashboard")
+
+
+def workspace() -> Workspace:
+    """The workspace named by ``$FRONTIER_WORKSPACE`` (or ``./workspace``), samples registered."""
+    return _open_workspace(str(Path(os.environ.get("FRONTIER_WORKSPACE") or "workspace").expanduser().resolve()))
+
+
+@st.cache_resource(show_spinner="Opening the workspace and registering the bundled samples…")
+def _open_workspace(root: str) -> Workspace:
+    ws = Workspace.open(root)
+    if samples.ensure_registered(ws):
+        # TorchScript and pickled models are only described inside the isolated worker.
+        for info in artifacts.list_registered(ws):
+            if info.code_bearing and info.n_parameters is None:
+                try:
+                    runner.submit(ws, {"kind": "inspect", "artifact_id": info.id}, title=f"inspect {info.name}")
+                except (FrontierError, OSError) as exc:  # best effort: counts fill in at benchmark time
+                    log.warning("could not inspect %s: %s", info.name, exc)
+    return ws
+
+
+# ------------------------------------------------------------------ results
+@st.cache_data(max_entries=512, show_spinner=False)
+def table(root: str, run_id: str, name: str) -> pd.DataFrame:
+    """One stored table of a run (immutable per run id)."""
+    return ResultStore(Workspace(Path(root))).table(run_id, name)
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def summary(root: str, run_id: str) -> dict[str, Any]:
+    """A run's summary record (immutable per run id)."""
+    return ResultStore(Workspace(Path(root))).summary(run_id)
+
+
+def stored_run_ids(ws: Workspace) -> tuple[str, ...]:
+    """Ids of every complete run in the store (cheap: a directory listing)."""
+    return tuple(sorted(p.parent.name for p in ws.results.glob("[0-9a-f]*/summary.parquet")))
+
+
+def runs(ws: Workspace) -> pd.DataFrame:
+    """Every stored run's summary, newest first; re-read only when the set of runs changes."""
+    return _runs(str(ws.root), stored_run_ids(ws))
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def _runs(root: str, run_ids: tuple[str, ...]) -> pd.DataFrame:
+    del run_ids  # part of the cache key only
+    return ResultStore(Workspace(Path(root))).runs()
+
+
+def existing(ws: Workspace, run_ids: list[str]) -> list[str]:
+    """The ids among ``run_ids`` that are (still) in the store."""
+    store = ResultStore(ws)
+    return [r for r in run_ids if store.has(r)]
+
+
+# ----------------------------------------------------------------- datasets
+@st.cache_resource(max_entries=16, show_spinner=False)
+def dataset(root: str, dataset_id: str) -> datasets.Dataset:
+    """A registered dataset (content-addressed, so never changes under its id; not mutated)."""
+    return datasets.load(Workspace(Path(root)), dataset_id)
+
+
+# --------------------------------------------------------------------- jobs
+def job_request(ws: Workspace, job_id: str) -> dict[str, Any]:
+    """The request a job was submitted with ({} if unreadable)."""
+    try:
+        return read_json(ws.jobs / job_id / "request.json")
+    except (OSError, ValueError):
+        return {}

@@ -1,0 +1,172 @@
+"""The Benchmark page: submit through the form, follow the job, show results; bad input stops before any job."""
+
+from __future__ import annotations
+
+import pytest
+from app_support import FAST_LATENCY, artifact_id, charts_of, errors, new_app, run_until
+
+from engine import benchmark, datasets, runner
+from engine.latency import LatencySettings
+
+LOGREG = "Logistic regression (scikit-learn)"
+SUBMIT = "FormSubmitter:benchmark:form-Run benchmark"
+# fold metrics, accuracy vs latency, confusion, ROC, PR, calibration, latency distribution, batch sweep
+CLASSIFICATION_CHARTS = 8
+
+
+def _fill(at, model_ids: list[str], *, folds: int = 3, **values):
+    at.multiselect(key="benchmark:models").set_value(model_ids)
+    at.number_input(key="benchmark:folds").set_value(folds)
+    for key, value in (FAST_LATENCY | values).items():
+        widget = at.multiselect(key=key) if isinstance(value, list) else at.number_input(key=key)
+        widget.set_value(value)
+    at.button(key=SUBMIT).click()
+    return at.run()
+
+
+def _has_results(at) -> bool:
+    return len(charts_of(at)) >= CLASSIFICATION_CHARTS
+
+
+def _jobs(ws) -> list:
+    return runner.list_jobs(ws)
+
+
+@pytest.fixture
+def app(workspace):
+    at = new_app().run()
+    assert not at.exception, at.exception
+    assert at.title[0].value == "Benchmark"
+    assert at.selectbox(key="benchmark:dataset").format_func(at.selectbox(key="benchmark:dataset").value).startswith("digits (tabular")
+    return at
+
+
+def test_benchmark_through_the_form_then_served_from_the_store(app, workspace):
+    _fill(app, [artifact_id(workspace, LOGREG)])
+    assert not app.exception and not errors(app), errors(app)
+    job_id = app.session_state["benchmark:job_id"]
+    assert [j.job_id for j in _jobs(workspace)] == [job_id]
+
+    run_until(app, _has_results)
+    assert runner.status(workspace, job_id).state == "done"
+    assert not errors(app)
+    table = app.dataframe[0].value
+    assert table["model"].tolist() == [LOGREG]
+    assert table["mode"].tolist() == ["cv-refit"]
+    assert 0.9 < table["accuracy_mean"].iloc[0] <= 1.0
+    assert table["latency_p50_ms"].iloc[0] > 0
+    tabs = [t.label for t in app.tabs]
+    assert tabs[:7] == ["Metrics", "Confusion matrices", "ROC", "PR", "Calibration", "Latency", "Per-class report"]
+    assert any(e.label == "Environment" for e in app.expander)
+    # the per-class report table lists the ten digits and the averages
+    per_class = next(d.value for d in app.dataframe if "support" in d.value.columns)
+    assert len(per_class) == 12
+    # the previous-runs table now holds the run
+    assert [d for d in app.dataframe if "run_id" in d.value.columns and len(d.value) == 1]
+
+    # the same request again: nothing runs, the stored result is shown at once
+    app.button(key=SUBMIT).click()
+    app.run()
+    assert not app.exception and not errors(app)
+    assert app.session_state["benchmark:job_id"] is None
+    assert len(_jobs(workspace)) == 1
+    assert any("served from the store" in s.value for s in app.success)
+    assert _has_results(app)
+
+
+def test_model_dataset_mismatch_is_refused_without_a_job(app, workspace):
+    _fill(app, [artifact_id(workspace, "CNN (ONNX)")])
+    assert not app.exception
+    assert len(errors(app)) == 1 and "shape" in errors(app)[0]
+    assert _jobs(workspace) == []
+    assert "benchmark:job_id" not in app.session_state
+
+
+def test_too_many_folds_for_a_tiny_dataset_is_refused(app, workspace):
+    # 12 rows, but class 'a' has only 3 of them: fewer than 5 folds need
+    rows = "x1,x2,label\n" + "".join(f"{i},{i % 3},{'a' if i < 3 else 'b'}\n" for i in range(12))
+    tiny = datasets.register(workspace, datasets.read_bytes(rows.encode(), name="tiny.csv"))
+    app.run()  # the new dataset appears in the list
+    app.selectbox(key="benchmark:dataset").set_value(tiny.id).run()
+    assert app.selectbox(key=f"benchmark:target:{tiny.id}").value == "label"
+    _fill(app, [artifact_id(workspace, LOGREG)], folds=5)
+    assert len(errors(app)) == 1, errors(app)
+    assert "fewer than the 5 folds" in errors(app)[0]
+    assert _jobs(workspace) == []
+
+
+def test_image_dataset_hides_the_target_and_refuses_tabular_models(app, workspace):
+    images = datasets.list_registered(workspace).set_index("name").loc["digits_images", "id"]
+    app.selectbox(key="benchmark:dataset").set_value(images).run()
+    target = app.text_input(key=f"benchmark:target:{images}")
+    assert target.disabled and target.value.startswith("y")
+    _fill(app, [artifact_id(workspace, LOGREG)])
+    assert len(errors(app)) == 1 and "needs a tabular dataset" in errors(app)[0]
+    assert _jobs(workspace) == []
+
+
+def test_no_model_chosen_is_an_error(app, workspace):
+    _fill(app, [])
+    assert errors(app) == ["choose at least one model to benchmark"]
+    assert _jobs(workspace) == []
+
+
+def _submit_directly(ws, model: str, dataset: str, *, min_time_s: float = 0.02) -> tuple[str, list[str]]:
+    infos = [i for i in benchmark.artifacts.list_registered(ws) if i.name == model]
+    config = benchmark.BenchmarkConfig(cv=3, threads=1, latency=LatencySettings(
+        batch_sizes=(1, 32), min_time_s=min_time_s, min_count=5))
+    p = benchmark.plan(ws, infos, datasets.builtin(dataset), config)
+    return runner.submit(ws, p.to_request(), title=f"test {model}"), [r.run_id for r in p.runs]
+
+
+def test_a_new_session_reattaches_to_a_running_job_and_shows_regression_results(workspace):
+    job_id, run_ids = _submit_directly(workspace, "Ridge regression (scikit-learn)", "diabetes")
+    at = new_app().run()  # a browser refresh: empty session state
+    assert not at.exception
+    assert at.session_state["benchmark:job_id"] == job_id
+    assert at.session_state["benchmark:run_ids"] == run_ids
+    run_until(at, lambda a: len(charts_of(a)) >= 5)  # fold metrics, trade-off, residuals, latency x2
+    assert [t.label for t in at.tabs][:3] == ["Metrics", "Residuals", "Latency"]
+    table = at.dataframe[0].value
+    assert {"rmse_mean", "mae_mean", "r2_mean"} <= set(table.columns)
+    assert "accuracy_mean" not in table.columns
+
+
+def test_cancel_stops_the_job(workspace):
+    job_id, _ = _submit_directly(workspace, LOGREG, "digits", min_time_s=30.0)
+    at = new_app().run()
+    assert at.get("progress"), "an active job shows a progress bar"
+    at.button(key=f"benchmark:cancel:{job_id}").click().run()
+    assert not at.exception
+    assert runner.wait(workspace, job_id, timeout_s=30).state == "cancelled"
+    at.run()
+    assert any("cancelled" in i.value for i in at.info)
+    assert not at.get("progress")
+
+
+def test_failed_job_shows_one_line_error(workspace):
+    job_id, _ = _submit_directly(workspace, LOGREG, "digits")
+    runner.cancel(workspace, job_id)
+    runner.wait(workspace, job_id, timeout_s=30)
+    status_file = workspace.jobs / job_id / "status.json"
+    import json
+
+    status = json.loads(status_file.read_text()) | {"state": "failed", "error": "the model exploded; try another"}
+    status_file.write_text(json.dumps(status))
+    at = new_app()
+    at.session_state["benchmark:job_id"] = job_id
+    at.session_state["benchmark:run_ids"] = []
+    at.run()
+    assert errors(at) == ["the model exploded; try another"]
+    assert not at.exception
+
+
+def test_previous_runs_can_be_charted_again(workspace):
+    job_id, run_ids = _submit_directly(workspace, LOGREG, "digits")
+    assert runner.wait(workspace, job_id, timeout_s=150).state == "done"
+    at = new_app().run()
+    assert not at.exception
+    assert not _has_results(at)  # nothing is charted until runs are chosen
+    at.multiselect(key="benchmark:previous:runs").set_value(run_ids).run()
+    assert not at.exception and not errors(at)
+    assert _has_results(at)

@@ -1,0 +1,113 @@
+"""Start the dashboard exactly as ``make run`` does, in a fresh workspace, and drive a real Chromium."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+START_TIMEOUT_S = 90
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    url: str
+    workspace: Path
+    log: Path
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as resp:
+            return resp.status == 200 and resp.read().strip() == b"ok"
+    except OSError:
+        return False
+
+
+def _cancel_jobs(root: Path) -> None:
+    """Workers run detached from the server: stop any the test left running."""
+    from engine import runner
+    from engine.workspace import Workspace
+
+    if root.is_dir():
+        ws = Workspace.open(root)
+        for job in runner.list_jobs(ws, active_only=True):
+            runner.cancel(ws, job.job_id)
+
+
+@pytest.fixture(scope="module")
+def dashboard(tmp_path_factory) -> Iterator[Dashboard]:
+    if not CHROMIUM.is_file():
+        pytest.skip(f"{CHROMIUM} is missing; install Debian's chromium (make apt-test-deps)")
+    pytest.importorskip("playwright.sync_api", reason="the playwright Python package is not installed")
+    tmp = tmp_path_factory.mktemp("dashboard")
+    port = _free_port()
+    url = f"http://localhost:{port}"
+    log = tmp / "streamlit.log"
+    env = os.environ | {"FRONTIER_WORKSPACE": str(tmp / "ws"), "PYTHONUNBUFFERED": "1"}
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", "dashboard/app.py", "--server.port", str(port),
+             "--server.headless", "true"],
+            cwd=REPO_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while not _healthy(url):
+            if proc.poll() is not None:
+                pytest.fail(f"the dashboard exited with code {proc.returncode}:\n{log.read_text()[-3000:]}")
+            if time.monotonic() > deadline:
+                pytest.fail(f"the dashboard did not answer {url}/_stcore/health in {START_TIMEOUT_S} s")
+            time.sleep(0.3)
+        yield Dashboard(url, tmp / "ws", log)
+    finally:
+        _cancel_jobs(tmp / "ws")
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+@pytest.fixture(scope="module")
+def browser(dashboard):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1440, "height": 1000})
+    pg = context.new_page()
+    pg.set_default_timeout(30_000)
+    try:
+        yield pg
+    finally:
+        context.close()

@@ -1,0 +1,74 @@
+"""The dashboard in a real Chromium: run a benchmark through the UI and see its charts.
+
+Screenshots land in ``test-artifacts/`` (git-ignored) for a human to look at.
+"""
+
+from __future__ import annotations
+
+import pytest
+from browser_support import full_page_screenshot
+
+pytestmark = pytest.mark.browser
+
+RESULTS_TIMEOUT_MS = 180_000
+
+
+def _set_number(page, label: str, value) -> None:
+    box = page.get_by_label(label, exact=True)
+    box.fill(str(value))
+    box.press("Tab")  # commit the value (Enter would submit the form)
+
+
+def test_benchmark_page_runs_a_benchmark_and_draws_charts(dashboard, page):
+    js_errors: list[str] = []
+    page.on("pageerror", lambda exc: js_errors.append(str(exc)))
+    page.goto(dashboard.url, wait_until="domcontentloaded")
+    page.get_by_role("heading", name="Benchmark").wait_for(timeout=60_000)
+
+    models = page.locator('[data-testid="stMultiSelect"]').filter(has_text="Models").first
+    models.click()
+    page.keyboard.type("Logistic regression (scikit")
+    page.get_by_role("option", name="Logistic regression (scikit-learn) · skops").click()
+    page.keyboard.press("Escape")
+    _set_number(page, "Folds", 3)
+    page.get_by_text("Latency settings").click()
+    _set_number(page, "Minimum time per batch size (s)", 0.02)
+    _set_number(page, "Minimum timed calls", 5)
+    _set_number(page, "Threads", 1)
+    page.get_by_role("button", name="Run benchmark").click()
+
+    page.locator('[data-testid="stProgress"], .js-plotly-plot').first.wait_for(timeout=60_000)
+    page.locator(".js-plotly-plot").first.wait_for(timeout=RESULTS_TIMEOUT_MS)
+    page.wait_for_timeout(1500)  # let the remaining charts draw
+    assert page.locator(".js-plotly-plot").count() >= 1
+    assert page.get_by_text("Logistic regression (scikit-learn)").count() >= 1
+    assert page.locator('[data-testid="stDataFrame"]').count() >= 2  # current results + previous runs
+    assert page.locator('[data-testid="stException"]').count() == 0
+    assert page.locator('[data-testid="stAlertContentError"]').count() == 0
+
+    # every chart tab draws: visit them all, counting the charts that are shown
+    tabs = page.get_by_role("tab")
+    names = [tabs.nth(i).inner_text().strip() for i in range(tabs.count())]
+    assert names[:7] == ["Metrics", "Confusion matrices", "ROC", "PR", "Calibration", "Latency", "Per-class report"]
+    for i, name in enumerate(names[:6]):
+        tabs.nth(i).click()
+        panel = page.get_by_role("tabpanel", name=name)
+        panel.locator(".js-plotly-plot").first.wait_for(timeout=20_000)
+    tabs.nth(5).click()  # the latency tab: distribution and batch sweep
+    assert page.get_by_role("tabpanel", name="Latency").locator(".js-plotly-plot").count() == 2
+    tabs.nth(0).click()
+    page.wait_for_timeout(500)
+    shot = full_page_screenshot(page, "benchmark.png")
+    assert shot.stat().st_size > 20_000
+    assert not js_errors, js_errors
+
+
+def test_upload_page_lists_the_samples(dashboard, page):
+    page.goto(f"{dashboard.url}/models", wait_until="domcontentloaded")
+    page.get_by_role("heading", name="Models & data").wait_for(timeout=60_000)
+    page.locator('[data-testid="stDataFrame"]').nth(1).wait_for()
+    assert page.get_by_text("I trust this file (it may run code when loaded)").count() == 1
+    assert page.locator('[data-testid="stFileUploader"]').count() == 2
+    page.wait_for_timeout(1000)
+    shot = full_page_screenshot(page, "upload.png")
+    assert shot.stat().st_size > 20_000
