@@ -24,4 +24,9 @@ with ui.guard("opening the workspace") as opened:
 if not opened.ok:
     st.stop()
 
-st.navigation([nav.upload_page(), nav.benchmark_page()]).run()
+page = st.navigation([nav.upload_page(), nav.benchmark_page()])
+with st.sidebar:
+    st.markdown("## :material/insights: Frontier")
+    st.caption("Which model should you ship? Accuracy, latency and size, side by side.")
+    st.caption(f"Workspace: `{state.workspace().root}`")
+page.run()
