@@ -15,6 +15,7 @@ import io
 import json
 import re
 import shutil
+import warnings
 import zipfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -25,7 +26,9 @@ from engine.workspace import Workspace, read_json, staged_dir, write_json_atomic
 
 Format = Literal["skops", "pickle", "onnx", "torchscript", "torch_export"]
 CODE_BEARING: frozenset[str] = frozenset({"pickle", "torchscript", "torch_export"})
-SAFE_MODULE_PREFIXES = ("sklearn.", "numpy.", "scipy.", "builtins.")
+# skops lists every type outside its own safe set; builtins are not safe as a family
+# (``builtins.eval``, ``exec``, ``open`` wrapped in a FunctionTransformer run code).
+SAFE_MODULE_PREFIXES = ("sklearn.", "numpy.", "scipy.")
 SUFFIXES = {
     ".skops": "skops", ".pkl": "pickle", ".pickle": "pickle", ".joblib": "pickle",
     ".onnx": "onnx", ".pt": "torch", ".pth": "torch", ".torchscript": "torch", ".pt2": "torch_export",
@@ -109,7 +112,9 @@ def pt2_pickle_members(data: bytes) -> list[str]:
             payload = zf.read(entry)
             try:  # torch.export.load retries a failing weights-only load with full pickle
                 if payload:
-                    torch.load(io.BytesIO(payload), weights_only=True)
+                    with warnings.catch_warnings():  # a hostile payload's warnings are not ours to print
+                        warnings.simplefilter("ignore")
+                        torch.load(io.BytesIO(payload), weights_only=True)
             except Exception:
                 risky.append(entry)
     names = [n.split("/", 1)[-1] for n in zf.namelist()]
@@ -167,8 +172,18 @@ def check_onnx(data: bytes, *, base_dir: Path | None) -> Any:
                 raise FrontierError(f"the ONNX model's external data '{rel}' points outside its folder; refusing to read it")
             if not target.is_file():
                 raise FrontierError(f"the ONNX model's external data file '{rel}' is missing next to the model")
+    checked = model
+    if external:  # the checker resolves external files against the working directory: load them here
+        from onnx.external_data_helper import load_external_data_for_model
+
+        checked = onnx.ModelProto()
+        checked.CopyFrom(model)
+        try:
+            load_external_data_for_model(checked, str(root))
+        except Exception as exc:
+            raise FrontierError(f"the ONNX model's external data could not be read: {_first_line(exc)}") from None
     try:
-        onnx.checker.check_model(model)
+        onnx.checker.check_model(checked)
     except Exception as exc:
         raise FrontierError(f"the ONNX model failed onnx.checker: {_first_line(exc)}") from None
     return model
@@ -187,9 +202,13 @@ def external_data_files(model: Any) -> list[str]:
 
 
 def _all_initializers(graph: Any):
+    """Every tensor stored in the graph: initializers and node attributes (e.g. Constant), recursively."""
     yield from graph.initializer
     for node in graph.node:
         for attr in node.attribute:
+            if attr.HasField("t"):
+                yield attr.t
+            yield from attr.tensors
             if attr.g and attr.g.node:
                 yield from _all_initializers(attr.g)
             for g in attr.graphs:

@@ -65,6 +65,8 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
 
     if args.cv < 2:
         raise FrontierError(f"--cv must be at least 2, got {args.cv}")
+    if not 0 <= args.seed < 2**32:  # what scikit-learn's splitters accept
+        raise FrontierError(f"--seed must be between 0 and {2**32 - 1}, got {args.seed}")
     if len(args.name) > len(args.model):
         raise FrontierError(f"{len(args.name)} --name given for {len(args.model)} --model; give at most one per model")
     latency = None if args.no_latency else LatencySettings(

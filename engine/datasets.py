@@ -335,12 +335,15 @@ def prepare(ds: Dataset, *, target: str | None = None, drop: tuple[str, ...] | l
         _check_rows(len(y), n_splits)
         return Prepared(X, y, "regression", feature_names)
     _check_rows(len(y), n_splits)
+    if _is_continuous(y):  # a classifier was asked for, but the target is not class labels
+        raise FrontierError(
+            f"the target of '{ds.name}' is continuous (e.g. {_plain(y[0])!r}), but the model is a classifier; pick a class column as --target")
     classes, encoded = np.unique(y, return_inverse=True)
     if len(classes) < 2:
-        raise FrontierError(f"the target of '{ds.name}' has a single class ({classes[0]!r}); classification needs at least two")
+        raise FrontierError(f"the target of '{ds.name}' has a single class ({_plain(classes[0])!r}); classification needs at least two")
     counts = np.bincount(encoded)
     if counts.min() < n_splits:
-        rare = classes[int(counts.argmin())]
+        rare = _plain(classes[int(counts.argmin())])
         raise FrontierError(
             f"class {rare!r} has {counts.min()} row(s), fewer than the {n_splits} folds; use --cv {max(2, int(counts.min()))} or add rows")
     return Prepared(X, y, "classification", feature_names, classes=classes, y_encoded=encoded)
@@ -354,6 +357,16 @@ def infer_task(y: np.ndarray) -> Task:
     values = s.dropna().to_numpy()
     integral = np.all(np.equal(np.mod(values, 1), 0))
     return "classification" if integral and s.nunique() <= MAX_CLASSES else "regression"
+
+
+def _is_continuous(y: np.ndarray) -> bool:
+    """A float target that looks like a regression target (fractions, or many distinct values)."""
+    return pd.api.types.is_float_dtype(pd.Series(y)) and infer_task(y) == "regression"
+
+
+def _plain(value):
+    """A NumPy scalar as the Python value users wrote (``2``, not ``np.int64(2)``)."""
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def _check_rows(n: int, n_splits: int) -> None:
