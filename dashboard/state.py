@@ -19,7 +19,7 @@ import streamlit as st
 from engine import artifacts, datasets, runner, samples
 from engine.errors import FrontierError
 from engine.store import ResultStore
-from engine.workspace import Workspace, read_json
+from engine.workspace import Workspace
 
 log = logging.getLogger("frontier.dashboard")
 
@@ -89,6 +89,6 @@ def dataset(root: str, dataset_id: str) -> datasets.Dataset:
 def job_request(ws: Workspace, job_id: str) -> dict[str, Any]:
     """The request a job was submitted with ({} if unreadable)."""
     try:
-        return read_json(ws.jobs / job_id / "request.json")
-    except (OSError, ValueError):
+        return runner.request(ws, job_id)
+    except (FrontierError, OSError, ValueError):
         return {}

@@ -272,7 +272,9 @@ def _count_learned(obj: Any, depth: int = 0) -> int:
     if isinstance(obj, np.ndarray):
         if obj.dtype == object:
             return sum(_count_learned(x, depth + 1) for x in obj.ravel())
-        return len(obj) if obj.dtype.names else int(obj.size) if obj.dtype.kind in "fiub" else 0
+        # learned values are floats (coefficients, thresholds) or tree-node records; integer
+        # arrays are labels and counts (classes_, n_iter_), not parameters
+        return len(obj) if obj.dtype.names else int(obj.size) if obj.dtype.kind in "fc" else 0
     if isinstance(obj, list | tuple):
         return sum(_count_learned(x, depth + 1) for x in obj)
     if hasattr(obj, "node_count"):  # sklearn.tree._tree.Tree

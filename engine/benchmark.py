@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -107,6 +107,8 @@ def plan(ws: Workspace, models: list[ArtifactInfo], dataset: Dataset, config: Be
     numeric = not all(m.format in SKLEARN_FORMATS and m.accepts_non_numeric for m in models)
     prep = datasets.prepare(dataset, target=config.target, drop=config.drop, task=next(iter(tasks), None),
                             n_splits=config.cv, numeric=numeric)
+    if dataset.kind == "tabular" and config.target is None:  # the default and its name are one request
+        config = replace(config, target=dataset.default_target)
     store = ResultStore(ws)
     runs = []
     for i, info in enumerate(models):

@@ -92,6 +92,14 @@ def status(ws: Workspace, job_id: str) -> JobStatus:
                      st.get("started_at"), st.get("updated_at"))
 
 
+def request(ws: Workspace, job_id: str) -> dict[str, Any]:
+    """The request a job was created with."""
+    path = ws.jobs / job_id / "request.json"
+    if not path.is_file() or path.parent.parent != ws.jobs:
+        raise FrontierError(f"no job with id '{job_id}'")
+    return read_json(path)
+
+
 def list_jobs(ws: Workspace, *, active_only: bool = False) -> list[JobStatus]:
     jobs = []
     for path in sorted(ws.jobs.glob("*/status.json"), reverse=True):

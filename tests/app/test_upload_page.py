@@ -82,7 +82,7 @@ def test_code_bearing_upload_needs_the_trust_box(page, workspace):
     jobs = [j for j in runner.list_jobs(workspace) if j.kind == "inspect"]
     assert len(jobs) == 1
     assert runner.wait(workspace, jobs[0].job_id, timeout_s=120).state == "done"
-    assert artifacts.get(workspace, info.id).n_parameters >= 15  # at least 3x4 coefficients + 3 intercepts
+    assert artifacts.get(workspace, info.id).n_parameters == 15  # 3x4 coefficients + 3 intercepts
     run_until(page, lambda at: "Iris logreg (pickle)" in set(at.dataframe[0].value["name"]), timeout_s=20)
 
 
