@@ -21,6 +21,7 @@ what the legend shows, so make it unique per run.
 from __future__ import annotations
 
 import re
+import textwrap
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -211,8 +212,10 @@ def tradeoff_figure(info: pd.DataFrame, *, metric: str | None = None, title: str
     lo_y = float((info["mean"] - info["std"].fillna(0)).min())
     hi_y = float((info["mean"] + info["std"].fillna(0)).max())
     pad_y = max(hi_y - lo_y, abs(hi_y) * 0.01, 1e-6) * 0.15
-    fig.update_layout(**(LAYOUT | {"margin": LEGEND_ABOVE_MARGIN, "legend": LAYOUT["legend"] | {"y": 1.04}}),
-                      title=title or f"{label} vs latency ({better}; left is faster)", height=420,
+    legend_below = LAYOUT["legend"] | {"yanchor": "top", "y": -0.22}
+    fig.update_layout(**(LAYOUT | {"margin": {"l": 60, "r": 20, "t": 50, "b": 80 + 22 * len(info)},
+                                   "legend": legend_below}),
+                      title=title or f"{label} vs latency ({better}; left is faster)", height=420 + 22 * len(info),
                       xaxis={"title": "p50 latency at batch size 1 (ms, log)", "type": "log",
                              "range": [float(logs.min()) - pad, float(logs.max()) + pad]},
                       yaxis={"title": label, "range": [lo_y - pad_y, hi_y + pad_y]})
@@ -263,7 +266,8 @@ def fold_metrics_figure(info: pd.DataFrame, *, metric: str, title: str | None = 
     fig.update_layout(**(LAYOUT | {"margin": LEGEND_ABOVE_MARGIN}),
                       title=title or f"{label} per fold: folds (o) and mean ± std (◆); {better}",
                       yaxis_title=label, showlegend=False, height=420,
-                      xaxis={"tickvals": list(range(len(models))), "ticktext": models,
+                      xaxis={"tickvals": list(range(len(models))), "tickangle": 0,
+                             "ticktext": ["<br>".join(textwrap.wrap(m, 14)) for m in models],
                              "range": [-0.6, len(models) - 0.4], "showgrid": False})
     return fig
 
