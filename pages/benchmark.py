@@ -76,8 +76,7 @@ def start() -> None:
     with ui.guard("planning the benchmark") as planned:
         latency = LatencySettings(batch_sizes=tuple(sorted(int(b) for b in batch_sizes)), min_time_s=float(min_time),
                                   min_count=int(min_count)) if batch_sizes else None
-        # the dataset's default target is passed as None, as the CLI does without --target, so both share results
-        config = benchmark.BenchmarkConfig(target=None if target == dataset.default_target else target,
+        config = benchmark.BenchmarkConfig(target=target,
                                            drop=tuple(drop), cv=int(n_folds), seed=int(seed),
                                            as_is=bool(as_is), latency=latency, threads=int(threads))
         plan = benchmark.plan(ws, [infos[i] for i in model_ids], dataset, config)

@@ -80,6 +80,9 @@ def test_plan_matches_the_cli_run_and_new_settings_make_new_runs(digits_comparis
     same = benchmark.plan(ws, [info], ds, CLI_CONFIG).runs[0]
     assert same.run_id == digits_comparison.run_for("digits_mlp.onnx")["run_id"]
     assert same.cached
+    # naming the default target is the same request as leaving it out (the UI names it, the CLI may not)
+    named = benchmark.plan(ws, [info], ds, benchmark.BenchmarkConfig(**(vars(CLI_CONFIG) | {"target": "target"})))
+    assert named.runs[0].run_id == same.run_id and named.runs[0].cached
 
     ids = {same.run_id}
     for change in ({"seed": 1}, {"cv": 3}, {"latency": None},
