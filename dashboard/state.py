@@ -44,21 +44,38 @@ def _open_workspace(root: str) -> Workspace:
 
 
 # ------------------------------------------------------------------ results
-@st.cache_data(max_entries=512, show_spinner=False)
 def table(root: str, run_id: str, name: str) -> pd.DataFrame:
-    """One stored table of a run (immutable per run id)."""
+    """One stored table of a run."""
+    return _table(root, run_id, name, _version(root, run_id))
+
+
+def summary(root: str, run_id: str) -> dict[str, Any]:
+    """A run's summary record."""
+    return _summary(root, run_id, _version(root, run_id))
+
+
+def _version(root: str, run_id: str) -> int:
+    """Changes only when a run is recomputed in place (``--no-cache``), so cached reads stay true."""
+    try:
+        return (Path(root) / "results" / run_id / "summary.parquet").stat().st_mtime_ns
+    except OSError:
+        return 0
+
+
+@st.cache_data(max_entries=512, show_spinner=False)
+def _table(root: str, run_id: str, name: str, version: int) -> pd.DataFrame:
     return ResultStore(Workspace(Path(root))).table(run_id, name)
 
 
 @st.cache_data(max_entries=256, show_spinner=False)
-def summary(root: str, run_id: str) -> dict[str, Any]:
-    """A run's summary record (immutable per run id)."""
+def _summary(root: str, run_id: str, version: int) -> dict[str, Any]:
     return ResultStore(Workspace(Path(root))).summary(run_id)
 
 
-def stored_run_ids(ws: Workspace) -> tuple[str, ...]:
-    """Ids of every complete run in the store (cheap: a directory listing)."""
-    return tuple(sorted(p.parent.name for p in ws.results.glob("[0-9a-f]*/summary.parquet")))
+def stored_run_ids(ws: Workspace) -> tuple[tuple[str, int], ...]:
+    """(id, version) of every complete run in the store (cheap: a directory listing)."""
+    return tuple(sorted((p.parent.name, _version(str(ws.root), p.parent.name))
+                        for p in ws.results.glob("[0-9a-f]*/summary.parquet")))
 
 
 def runs(ws: Workspace) -> pd.DataFrame:

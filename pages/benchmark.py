@@ -9,6 +9,7 @@ import streamlit as st
 from dashboard import nav, state, ui
 from engine import artifacts, benchmark, charts, datasets, runner
 from engine.latency import DEFAULT_BATCH_SIZES, LatencySettings
+from engine.store import ResultStore
 
 ws = state.workspace()
 root = str(ws.root)
@@ -128,8 +129,18 @@ if job_id or run_ids:
             st.info("No stored results for this benchmark.")
 
 # ----------------------------------------------------------- previous runs
+def _delete_run(run_id: str) -> None:
+    """Remove one stored run (only its own folder) and forget it in this session's selections."""
+    ResultStore(ws).delete(run_id)
+    shown = st.session_state.get("benchmark:previous:runs") or []
+    st.session_state["benchmark:previous:runs"] = [r for r in shown if r != run_id]
+
+
+
 st.divider()
 st.subheader("Previous runs")
+for level, message in st.session_state.pop("benchmark:flash", []):
+    getattr(st, level)(message)
 with ui.guard("reading the stored runs") as read:
     all_runs = state.runs(ws)
 if not read.ok:
@@ -146,3 +157,7 @@ else:
     if chosen:
         with ui.guard("showing the results"):
             ui.results_view(ws, chosen, key="benchmark:previous")
+    ui.delete_control(
+        "run", labels, key="benchmark:run_delete", flash_key="benchmark:flash",
+        note="Only this run's results are removed; models, datasets and other runs are kept.",
+        delete=_delete_run)

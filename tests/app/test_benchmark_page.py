@@ -170,3 +170,14 @@ def test_previous_runs_can_be_charted_again(workspace):
     at.multiselect(key="benchmark:previous:runs").set_value(run_ids).run()
     assert not at.exception and not errors(at)
     assert _has_results(at)
+
+    # a shown run can be deleted (after confirming); only its own folder goes
+    other = [p.name for p in workspace.results.iterdir() if p.name not in run_ids]
+    at.selectbox(key="benchmark:run_delete:choice").set_value(run_ids[0]).run()
+    at.button(key="benchmark:run_delete:ask").click().run()
+    assert workspace.results.joinpath(run_ids[0]).is_dir()  # not before the confirmation
+    at.button(key="benchmark:run_delete:confirm").click().run()
+    assert not at.exception and not errors(at), errors(at)
+    assert not workspace.results.joinpath(run_ids[0]).exists()
+    assert sorted(p.name for p in workspace.results.iterdir()) == sorted(other)
+    assert any("Deleted" in s.value for s in at.success)
