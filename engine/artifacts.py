@@ -61,7 +61,8 @@ class ArtifactInfo:
 
     @property
     def code_bearing(self) -> bool:
-        return self.format in CODE_BEARING
+        """Loading it can run code: only trusted, and only in the worker."""
+        return self.format in CODE_BEARING or self.requires_trust
 
     def path(self, ws: Workspace) -> Path:
         return ws.artifacts / self.id / self.file
@@ -143,12 +144,16 @@ def load_skops(data: bytes, *, trusted: bool) -> Any:
     all_types = sio.get_untrusted_types(data=data)
     foreign = [t for t in all_types if not t.startswith(SAFE_MODULE_PREFIXES)]
     if foreign and not trusted:
-        raise FrontierError(
-            f"the skops file contains types outside scikit-learn/NumPy/SciPy ({', '.join(foreign[:5])}); loading them can run code — mark the file trusted only if you trust its author")
+        raise _skops_refusal(foreign)
     try:
         return sio.loads(data, trusted=all_types)
     except Exception as exc:
         raise FrontierError(f"the skops file could not be loaded: {_first_line(exc)}") from None
+
+
+def _skops_refusal(foreign: list[str]) -> FrontierError:
+    return FrontierError(
+        f"the skops file contains types outside scikit-learn/NumPy/SciPy ({', '.join(foreign[:5])}); loading them can run code — mark the file trusted only if you trust its author")
 
 
 # --------------------------------------------------------------------- ONNX
@@ -306,8 +311,13 @@ def inspect_bytes(data: bytes, name: str, *, trusted: bool, base_dir: Path | Non
     fmt = detect_format(name, data)
     meta: dict[str, Any] = {"format": fmt}
     if fmt == "skops":
-        meta |= sklearn_metadata(load_skops(data, trusted=trusted))
-        meta["requires_trust"] = bool(skops_untrusted_types(data))
+        foreign = skops_untrusted_types(data)
+        if foreign and not trusted:
+            raise _skops_refusal(foreign)
+        if foreign:  # it may run code when loaded: only the worker loads and describes it
+            meta["requires_trust"] = True
+        else:
+            meta |= sklearn_metadata(load_skops(data, trusted=False))
     elif fmt == "onnx":
         meta |= onnx_metadata(check_onnx(data, base_dir=base_dir))
     elif fmt == "torch_export":

@@ -138,6 +138,18 @@ def test_skops_with_foreign_types_is_refused_unless_trusted(ws, kind):
     assert hasattr(model, "predict")
 
 
+def test_trusted_skops_with_foreign_types_is_not_loaded_at_registration(ws, monkeypatch):
+    """Registration happens in the server: a file that can run code is only loaded by the worker."""
+    data, _ = skops_with("custom-function")
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("skops.io.loads called at registration")
+
+    monkeypatch.setattr(sio, "loads", refuse)
+    info = artifacts.register_bytes(ws, data, "model.skops", trusted=True)
+    assert info.code_bearing and info.n_parameters is None and info.task is None
+
+
 def test_plain_sklearn_skops_needs_no_trust(ws):
     info = artifacts.register_file(ws, sample("digits_random_forest.skops"))
     assert not info.trusted and not info.requires_trust
