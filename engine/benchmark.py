@@ -192,6 +192,7 @@ def run_one(ws: Workspace, run: dict[str, Any], dataset: Dataset, prep: Prepared
         from engine.inspect import describe_loaded
 
         info = artifacts.update(ws, info, **describe_loaded(info, model))
+    progress(0.0, "checking inputs on 2 rows")
     _probe(predictor, prep, info.name)
     refit = run["mode"] == "cv-refit"
     ev = evaluate(predictor, prep, splits, refit=refit, progress=lambda f, m: progress(0.7 * f, m))

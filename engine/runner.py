@@ -171,11 +171,11 @@ def supervise(job_dir: Path, limits: Limits | None = None,
                 break
             if time.monotonic() - start > limits.time_s:
                 _kill(proc)
-                error = f"the run took longer than {limits.time_s:g} s and was stopped; a model may hang — check it, or raise FRONTIER_WORKER_TIMEOUT_S"
+                error = f"the run took longer than {limits.time_s:g} s and was stopped{_during(job_dir)}; a model may hang — check it, or raise FRONTIER_WORKER_TIMEOUT_S"
                 break
             if _rss_mb(ps) > limits.memory_mb:
                 _kill(proc)
-                error = f"the run used more than {limits.memory_mb} MB of memory and was stopped; benchmark a smaller model or batch, or raise FRONTIER_WORKER_MEMORY_MB"
+                error = f"the run used more than {limits.memory_mb} MB of memory and was stopped{_during(job_dir)}; benchmark a smaller model or batch, or raise FRONTIER_WORKER_MEMORY_MB"
                 break
             if on_progress:
                 prog = _read_optional(job_dir / "progress.json")
@@ -202,6 +202,12 @@ def supervise(job_dir: Path, limits: Limits | None = None,
     return JobStatus(job_dir.name, state, 1.0 if state == "done" else 0.0, "", error, result)
 
 
+def _during(job_dir: Path) -> str:
+    """`` (at 'Model: step')`` from the worker's last progress report, so errors name the model."""
+    prog = _read_optional(job_dir / "progress.json")
+    return f" (at '{prog['message']}')" if prog and prog.get("message") else ""
+
+
 def _thread_env(threads: int | None) -> dict[str, str]:
     """Thread-pool sizes fixed before the worker starts (set later, with several OpenMP
     runtimes loaded — torch's and scikit-learn's — they slow each other down badly)."""
@@ -215,9 +221,9 @@ def _crash_message(code: int | None, limits: Limits, job_dir: Path) -> str:
     if code is not None and code < 0:
         sig = signal.Signals(-code).name
         if sig == "SIGKILL":
-            return f"the worker was killed (likely out of memory; limit {limits.memory_mb} MB); benchmark a smaller model or raise FRONTIER_WORKER_MEMORY_MB"
-        return f"the worker crashed ({sig}) while running the model; see {job_dir / 'worker.log'}"
-    return f"the worker exited with code {code}; see {job_dir / 'worker.log'}"
+            return f"the worker was killed (likely out of memory; limit {limits.memory_mb} MB){_during(job_dir)}; benchmark a smaller model or raise FRONTIER_WORKER_MEMORY_MB"
+        return f"the worker crashed ({sig}){_during(job_dir)}; see {job_dir / 'worker.log'}"
+    return f"the worker exited with code {code}{_during(job_dir)}; see {job_dir / 'worker.log'}"
 
 
 def _rss_mb(ps) -> float:
@@ -281,12 +287,13 @@ def _work(job_dir: Path) -> int:
     """The worker: run the request, report progress, leave result.json or error.json."""
     ws = Workspace.open(job_dir.parent.parent)
     request = read_json(job_dir / "request.json")
-    last = [0.0]
+    last: list = [0.0, None]
 
     def progress(fraction: float, message: str) -> None:
+        """Report every new step (errors name the step a model died in); repeats at most 10/s."""
         now = time.monotonic()
-        if now - last[0] > 0.1 or fraction >= 1.0:
-            last[0] = now
+        if message != last[1] or now - last[0] > 0.1 or fraction >= 1.0:
+            last[0], last[1] = now, message
             write_json_atomic(job_dir / "progress.json", {"fraction": round(min(max(fraction, 0.0), 1.0), 4), "message": message})
 
     try:

@@ -20,6 +20,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 START_TIMEOUT_S = 90
+HOSTILE_MEMORY_MB = 1500
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,9 @@ def dashboard(tmp_path_factory) -> Iterator[Dashboard]:
     port = _free_port()
     url = f"http://localhost:{port}"
     log = tmp / "streamlit.log"
-    env = os.environ | {"FRONTIER_WORKSPACE": str(tmp / "ws"), "PYTHONUNBUFFERED": "1"}
+    # a memory cap well above a normal worker (~0.5 GB) so a hostile model is stopped quickly
+    env = os.environ | {"FRONTIER_WORKSPACE": str(tmp / "ws"), "PYTHONUNBUFFERED": "1",
+                        "FRONTIER_WORKER_MEMORY_MB": str(HOSTILE_MEMORY_MB)}
     with open(log, "wb") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", "dashboard/app.py", "--server.port", str(port),

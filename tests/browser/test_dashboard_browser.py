@@ -72,3 +72,50 @@ def test_upload_page_lists_the_samples(dashboard, page):
     page.wait_for_timeout(1000)
     shot = full_page_screenshot(page, "upload.png")
     assert shot.stat().st_size > 20_000
+
+
+def _memory_hog(path) -> None:
+    """A TorchScript model whose forward allocates without bound."""
+    import torch
+
+    class Hog(torch.nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            chunks: list[torch.Tensor] = []
+            for _ in range(100000):  # 50 MB each, all kept alive
+                chunks.append(torch.rand(12_500_000))
+            return x[:, :10] * chunks[-1][0]
+
+    torch.jit.save(torch.jit.script(Hog()), str(path))
+
+
+def test_a_hostile_model_fails_its_own_run_and_the_dashboard_keeps_serving(dashboard, page, tmp_path):
+    from browser_support import healthy
+
+    from engine import artifacts
+    from engine.workspace import Workspace
+
+    _memory_hog(tmp_path / "hog.pt")
+    results = dashboard.workspace / "results"
+    before = sorted(p.name for p in results.iterdir()) if results.is_dir() else []
+    artifacts.register_file(Workspace.open(dashboard.workspace), tmp_path / "hog.pt", trusted=True,
+                            display_name="Memory hog")
+    page.goto(dashboard.url, wait_until="domcontentloaded")
+    page.get_by_role("heading", name="Benchmark").wait_for(timeout=60_000)
+    models = page.locator('[data-testid="stMultiSelect"]').filter(has_text="Models").first
+    models.click()
+    page.keyboard.type("Memory hog")
+    page.get_by_role("option", name="Memory hog · torchscript").click()
+    page.keyboard.press("Escape")
+    page.get_by_role("button", name="Run benchmark").click()
+
+    error = page.locator('[data-testid="stAlertContentError"]').first
+    error.wait_for(timeout=RESULTS_TIMEOUT_MS)
+    assert "memory" in error.inner_text()
+    assert len(error.inner_text().strip().splitlines()) == 1
+    assert page.locator('[data-testid="stException"]').count() == 0
+    full_page_screenshot(page, "hostile.png")
+    assert healthy(dashboard.url)
+    assert sorted(p.name for p in results.iterdir()) == before  # the failed run stored nothing
+    page.goto(f"{dashboard.url}/models", wait_until="domcontentloaded")  # and the server still serves pages
+    page.get_by_role("heading", name="Models & data").wait_for(timeout=30_000)
+    page.locator('[data-testid="stDataFrame"]').first.wait_for(timeout=30_000)
