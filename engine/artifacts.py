@@ -21,6 +21,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
+
 from engine.errors import FrontierError
 from engine.workspace import Workspace, read_json, staged_dir, write_json_atomic
 
@@ -124,6 +126,33 @@ def pt2_pickle_members(data: bytes) -> list[str]:
     if "archive_format" not in names:
         risky.append("(legacy archive layout)")
     return risky
+
+
+def pt2_static_metadata(data: bytes) -> dict[str, Any]:
+    """Input specs and parameter count read from a ``.pt2``'s JSON graph, loading nothing."""
+    try:
+        zf = zipfile.ZipFile(io.BytesIO(data))
+        name = next(n for n in zf.namelist() if re.fullmatch(r"[^/]+/models/[^/]+\.json", n))
+        module = json.loads(zf.read(name))["graph_module"]
+        values = module["graph"]["tensor_values"]
+        specs = module["signature"]["input_specs"]
+    except (StopIteration, KeyError, ValueError, zipfile.BadZipFile):
+        return {}  # an unfamiliar layout: the worker describes it after loading
+
+    def dims(tensor: str) -> list[int | None]:
+        return [d.get("as_int") for d in values[tensor]["sizes"]]
+
+    inputs, n_params = [], 0
+    for spec in specs:
+        if "user_input" in spec and "as_tensor" in spec["user_input"]["arg"]:
+            arg = spec["user_input"]["arg"]["as_tensor"]["name"]
+            dtype = {6: "float16", 7: "float32", 8: "float64", 13: "bfloat16"}.get(values[arg]["dtype"], "other")
+            inputs.append({"name": arg, "shape": dims(arg), "dtype": dtype})
+        elif "parameter" in spec or "buffer" in spec:
+            arg = (spec.get("parameter") or spec["buffer"])["arg"]["name"]
+            if arg in values:
+                n_params += int(np.prod([d or 0 for d in dims(arg)]))
+    return {"inputs": inputs, "n_parameters": n_params or None}
 
 
 # -------------------------------------------------------------------- skops
@@ -326,6 +355,7 @@ def inspect_bytes(data: bytes, name: str, *, trusted: bool, base_dir: Path | Non
             raise FrontierError(
                 f"'{name}' is a .pt2 archive whose contents fall back to pickle ({risky[0]}), which can run code when loaded; mark it trusted only if you trust its author")
         meta["requires_trust"] = bool(risky)
+        meta |= pt2_static_metadata(data)
     elif not trusted:
         what = "a pickle/joblib file" if fmt == "pickle" else "a TorchScript archive"
         raise FrontierError(

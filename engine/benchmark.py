@@ -136,7 +136,7 @@ def check_compatible(info: ArtifactInfo, prep: Prepared, *, as_is: bool) -> None
             if missing:
                 raise FrontierError(f"'{info.name}' needs column(s) the dataset lacks: {', '.join(missing[:5])}")
         return
-    if info.format == "onnx" and info.inputs:
+    if info.format in ("onnx", "torch_export") and info.inputs:
         shape = info.inputs[0].get("shape")
         if shape:
             expected = tuple(shape[1:])

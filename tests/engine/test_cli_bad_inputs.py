@@ -135,7 +135,7 @@ CASES = [
                                                      "--data", "breast_cancer"],
          r"'digits_mlp\.pt' failed on a batch of shape \(2, 30\)", detected=WORKER),
     Case("torch-export-wrong-input-width", lambda t: ["--model", sample("digits_mlp.pt2"), "--data", "breast_cancer"],
-         r"'digits_mlp\.pt2' failed on a batch of shape \(2, 30\)", detected=WORKER),
+         r"'digits_mlp\.pt2' takes inputs of shape \(N, 64\) but the dataset gives rows of shape \(N, 30\)"),
 ]
 # Errors found while checking the data against the models (the last step before anything is
 # written) must not create the workspace either; one case per kind of check.

@@ -80,7 +80,9 @@ def test_sklearn_and_onnx_metadata(sample_ws):
 ])
 def test_code_bearing_models_are_described_after_loading(sample_ws, name, params, shape):
     info = next(i for i in artifacts.list_registered(sample_ws) if i.name == name)
-    assert info.n_parameters is None  # not loaded at registration
+    # TorchScript is not loaded at registration; a .pt2 is read statically from its JSON graph
+    assert info.n_parameters == (params if shape else None)
+    assert (info.inputs or None) == ([{"name": "x", "shape": shape, "dtype": "float32"}] if shape else None)
     changes = runner.dispatch(sample_ws, {"kind": "inspect", "artifact_id": info.id}, lambda f, m: None)
     assert changes["n_parameters"] == params
     stored = artifacts.get(sample_ws, info.id)
