@@ -342,6 +342,34 @@ def _usable(Y: np.ndarray) -> list[int]:
     return [k for k in range(Y.shape[1]) if 0 < pos[k] < len(Y)]
 
 
+def _one_vs_rest_curves(predictions: Mapping[str, pd.DataFrame], classes: Sequence[Any] | None, *,
+                        columns: list[str], per_class, micro, macro) -> pd.DataFrame:
+    """The skeleton ROC and PR records share: per model, one curve per usable class (the
+    positive class only when binary), then ``micro`` and ``macro`` for multiclass.
+
+    ``per_class(y, p)`` and ``micro(Y, P)`` return the record's value columns for one
+    curve; ``macro(curves, Y, P)`` builds the macro curve from the per-class ones.
+    """
+    parts = []
+    for label, frame in predictions.items():
+        setup = _curve_setup(frame, classes)
+        if setup is None:
+            continue
+        proba, names, _y, Y = setup
+        usable = _usable(Y)
+        ks = [k for k in ([1] if proba.shape[1] == 2 else usable) if k in usable]
+        curves = {names[k]: per_class(Y[:, k], proba[:, k]) for k in ks}
+        if proba.shape[1] > 2 and usable:
+            per = [curves[names[k]] for k in usable]
+            curves["micro"] = micro(Y[:, usable], proba[:, usable])
+            curves["macro"] = macro(per, Y[:, usable], proba[:, usable])
+        for curve, values in curves.items():
+            parts.append(pd.DataFrame({"model": label, "curve": curve, **dict(zip(columns, values, strict=True))}))
+    if not parts:
+        return pd.DataFrame(columns=["model", "curve", *columns])
+    return pd.concat(parts, ignore_index=True)
+
+
 def roc_curve_info(predictions: Mapping[str, pd.DataFrame], classes: Sequence[Any] | None) -> pd.DataFrame:
     """Tidy ROC curves: model, curve, fpr, tpr, auc.
 
@@ -351,32 +379,21 @@ def roc_curve_info(predictions: Mapping[str, pd.DataFrame], classes: Sequence[An
     scikit-learn's macro one-vs-rest ROC-AUC). Models without probabilities are
     left out.
     """
-    parts = []
-    for label, frame in predictions.items():
-        setup = _curve_setup(frame, classes)
-        if setup is None:
-            continue
-        proba, names, _y, Y = setup
-        usable = _usable(Y)
-        ks = [1] if proba.shape[1] == 2 else usable
-        curves = {}
-        for k in ks:
-            if k not in usable:
-                continue
-            fpr, tpr, _ = skm.roc_curve(Y[:, k], proba[:, k])
-            curves[names[k]] = (fpr, tpr, skm.roc_auc_score(Y[:, k], proba[:, k]))
-        if proba.shape[1] > 2 and usable:
-            fpr, tpr, _ = skm.roc_curve(Y[:, usable].ravel(), proba[:, usable].ravel())
-            curves["micro"] = (fpr, tpr, skm.roc_auc_score(Y[:, usable], proba[:, usable], average="micro"))
-            grid = np.unique(np.concatenate([curves[names[k]][0] for k in usable]))
-            mean_tpr = np.mean([np.interp(grid, curves[names[k]][0], curves[names[k]][1]) for k in usable], axis=0)
-            curves["macro"] = (grid, mean_tpr, skm.roc_auc_score(Y[:, usable], proba[:, usable], average="macro"))
-        for curve, (fpr, tpr, area) in curves.items():
-            parts.append(pd.DataFrame({"model": label, "curve": curve, "fpr": fpr, "tpr": tpr,
-                                       "auc": float(area)}))
-    if not parts:
-        return pd.DataFrame(columns=["model", "curve", "fpr", "tpr", "auc"])
-    return pd.concat(parts, ignore_index=True)
+    def per_class(y, p):
+        fpr, tpr, _ = skm.roc_curve(y, p)
+        return fpr, tpr, float(skm.roc_auc_score(y, p))
+
+    def micro(Y, P):
+        fpr, tpr, _ = skm.roc_curve(Y.ravel(), P.ravel())
+        return fpr, tpr, float(skm.roc_auc_score(Y, P, average="micro"))
+
+    def macro(per, Y, P):
+        grid = np.unique(np.concatenate([fpr for fpr, _, _ in per]))
+        mean_tpr = np.mean([np.interp(grid, fpr, tpr) for fpr, tpr, _ in per], axis=0)
+        return grid, mean_tpr, float(skm.roc_auc_score(Y, P, average="macro"))
+
+    return _one_vs_rest_curves(predictions, classes, columns=["fpr", "tpr", "auc"],
+                               per_class=per_class, micro=micro, macro=macro)
 
 
 def pr_curve_info(predictions: Mapping[str, pd.DataFrame], classes: Sequence[Any] | None) -> pd.DataFrame:
@@ -387,42 +404,24 @@ def pr_curve_info(predictions: Mapping[str, pd.DataFrame], classes: Sequence[Any
     common recall grid; its ``average_precision`` is scikit-learn's macro AP).
     ``prevalence`` is the share of positive rows, the no-skill baseline.
     """
-    parts = []
-    for label, frame in predictions.items():
-        setup = _curve_setup(frame, classes)
-        if setup is None:
-            continue
-        proba, names, _y, Y = setup
-        usable = _usable(Y)
-        ks = [1] if proba.shape[1] == 2 else usable
-        curves = {}
-        for k in ks:
-            if k not in usable:
-                continue
-            precision, recall, _ = skm.precision_recall_curve(Y[:, k], proba[:, k], drop_intermediate=True)
-            curves[names[k]] = (recall, precision, skm.average_precision_score(Y[:, k], proba[:, k]),
-                                float(Y[:, k].mean()))
-        if proba.shape[1] > 2 and usable:
-            precision, recall, _ = skm.precision_recall_curve(Y[:, usable].ravel(), proba[:, usable].ravel(),
-                                                            drop_intermediate=True)
-            curves["micro"] = (recall, precision,
-                               skm.average_precision_score(Y[:, usable], proba[:, usable], average="micro"),
-                               float(Y[:, usable].mean()))
-            grid = np.linspace(0.0, 1.0, 201)
-            # precision_recall_curve returns recall decreasing; np.interp needs it increasing
-            mean_p = np.mean([np.interp(grid, curves[names[k]][0][::-1], curves[names[k]][1][::-1])
-                              for k in usable], axis=0)
-            curves["macro"] = (grid[::-1], mean_p[::-1],
-                               skm.average_precision_score(Y[:, usable], proba[:, usable], average="macro"),
-                               float(np.mean([Y[:, k].mean() for k in usable])))
-        for curve, (recall, precision, ap, prev) in curves.items():
-            parts.append(pd.DataFrame({"model": label, "curve": curve, "recall": recall,
-                                       "precision": precision, "average_precision": float(ap),
-                                       "prevalence": prev}))
-    if not parts:
-        return pd.DataFrame(columns=["model", "curve", "recall", "precision", "average_precision",
-                                     "prevalence"])
-    return pd.concat(parts, ignore_index=True)
+    def per_class(y, p):
+        precision, recall, _ = skm.precision_recall_curve(y, p, drop_intermediate=True)
+        return recall, precision, float(skm.average_precision_score(y, p)), float(y.mean())
+
+    def micro(Y, P):
+        precision, recall, _ = skm.precision_recall_curve(Y.ravel(), P.ravel(), drop_intermediate=True)
+        return recall, precision, float(skm.average_precision_score(Y, P, average="micro")), float(Y.mean())
+
+    def macro(per, Y, P):
+        grid = np.linspace(0.0, 1.0, 201)
+        # precision_recall_curve returns recall decreasing; np.interp needs it increasing
+        mean_p = np.mean([np.interp(grid, r[::-1], p[::-1]) for r, p, _, _ in per], axis=0)
+        return (grid[::-1], mean_p[::-1], float(skm.average_precision_score(Y, P, average="macro")),
+                float(np.mean(Y.mean(axis=0))))
+
+    return _one_vs_rest_curves(predictions, classes, columns=["recall", "precision", "average_precision",
+                                                              "prevalence"],
+                               per_class=per_class, micro=micro, macro=macro)
 
 
 def available_curves(info: pd.DataFrame) -> list[str]:
