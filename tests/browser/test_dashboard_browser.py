@@ -13,6 +13,16 @@ pytestmark = pytest.mark.browser
 RESULTS_TIMEOUT_MS = 180_000
 
 
+def _open_benchmark_with(page, url: str, option: str) -> None:
+    """Open the Benchmark page and pick one model in the Models box."""
+    page.goto(url, wait_until="domcontentloaded")
+    page.get_by_role("heading", name="Benchmark").wait_for(timeout=60_000)
+    page.locator('[data-testid="stMultiSelect"]').filter(has_text="Models").first.click()
+    page.keyboard.type(option.split(" · ")[0])
+    page.get_by_role("option", name=option).click()
+    page.keyboard.press("Escape")
+
+
 def _set_number(page, label: str, value) -> None:
     box = page.get_by_label(label, exact=True)
     box.fill(str(value))
@@ -22,14 +32,7 @@ def _set_number(page, label: str, value) -> None:
 def test_benchmark_page_runs_a_benchmark_and_draws_charts(dashboard, page):
     js_errors: list[str] = []
     page.on("pageerror", lambda exc: js_errors.append(str(exc)))
-    page.goto(dashboard.url, wait_until="domcontentloaded")
-    page.get_by_role("heading", name="Benchmark").wait_for(timeout=60_000)
-
-    models = page.locator('[data-testid="stMultiSelect"]').filter(has_text="Models").first
-    models.click()
-    page.keyboard.type("Logistic regression (scikit")
-    page.get_by_role("option", name="Logistic regression (scikit-learn) · skops").click()
-    page.keyboard.press("Escape")
+    _open_benchmark_with(page, dashboard.url, "Logistic regression (scikit-learn) · skops")
     _set_number(page, "Folds", 3)
     page.get_by_text("Latency settings").click()
     _set_number(page, "Minimum time per batch size (s)", 0.02)
@@ -99,13 +102,7 @@ def test_a_hostile_model_fails_its_own_run_and_the_dashboard_keeps_serving(dashb
     before = sorted(p.name for p in results.iterdir()) if results.is_dir() else []
     artifacts.register_file(Workspace.open(dashboard.workspace), tmp_path / "hog.pt", trusted=True,
                             display_name="Memory hog")
-    page.goto(dashboard.url, wait_until="domcontentloaded")
-    page.get_by_role("heading", name="Benchmark").wait_for(timeout=60_000)
-    models = page.locator('[data-testid="stMultiSelect"]').filter(has_text="Models").first
-    models.click()
-    page.keyboard.type("Memory hog")
-    page.get_by_role("option", name="Memory hog · torchscript").click()
-    page.keyboard.press("Escape")
+    _open_benchmark_with(page, dashboard.url, "Memory hog · torchscript")
     page.get_by_role("button", name="Run benchmark").click()
 
     error = page.locator('[data-testid="stAlertContentError"]').first
