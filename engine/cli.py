@@ -69,6 +69,10 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
         raise FrontierError(f"--seed must be between 0 and {2**32 - 1}, got {args.seed}")
     if len(args.name) > len(args.model):
         raise FrontierError(f"{len(args.name)} --name given for {len(args.model)} --model; give at most one per model")
+    if not 0 < args.latency_time <= 60:
+        raise FrontierError(f"--latency-time must be between 0 and 60 seconds, got {args.latency_time:g}")
+    if args.latency_count < 1:
+        raise FrontierError(f"--latency-count must be at least 1, got {args.latency_count}")
     latency = None if args.no_latency else LatencySettings(
         batch_sizes=_parse_sizes(args.batch_sizes), min_time_s=args.latency_time, min_count=args.latency_count)
     if args.threads is not None and args.threads < 1:
