@@ -17,7 +17,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import state
-from engine import charts, runner
+from engine import charts, environment, runner
 from engine.errors import FrontierError
 from engine.workspace import Workspace
 
@@ -147,6 +147,10 @@ def results_view(ws: Workspace, run_ids: list[str], *, key: str, cached: set[str
     table = charts.results_table(pd.DataFrame([v.summary for v in views]))
     table["model"] = [v.label for v in views]
     results_table_view(table, key=f"{key}:table")
+    differ = environment.differences([v.summary.get("environment") for v in views])
+    if differ:
+        st.warning(f"These runs were measured in different environments ({', '.join(differ)}): compare their "
+                   "latencies with care — see Environment below.", icon=":material/warning:")
     as_is = [v.label for v in views if v.summary.get("mode") == "as-is"]
     if as_is:
         st.caption(

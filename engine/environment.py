@@ -58,3 +58,16 @@ def record(*, threads: int, backend: str, device: str, provider: str | None,
         "python": platform.python_version(), "platform": platform.platform(),
         "engine_version": ENGINE_VERSION, "libraries": versions,
     }
+
+
+COMPARED_FIELDS = ("cpu", "cores", "gpu", "threads", "device", "engine_version")
+
+
+def differences(environments: list[dict[str, Any]]) -> list[str]:
+    """What differs between the environments of runs shown side by side (latency is only
+    comparable when nothing does): the fields above, then library versions by name."""
+    envs = [e or {} for e in environments]
+    diff = [f for f in COMPARED_FIELDS if len({str(e.get(f)) for e in envs}) > 1]
+    libs = sorted({lib for e in envs for lib in (e.get("libraries") or {})})
+    diff += [lib for lib in libs if len({(e.get("libraries") or {}).get(lib) for e in envs}) > 1]
+    return diff

@@ -7,6 +7,7 @@ from app_support import FAST_LATENCY, artifact_id, charts_of, errors, new_app, r
 
 from engine import benchmark, datasets, runner
 from engine.latency import LatencySettings
+from engine.store import ResultStore, RunRecord
 
 LOGREG = "Logistic regression (scikit-learn)"
 SUBMIT = "FormSubmitter:benchmark:form-Run benchmark"
@@ -181,3 +182,23 @@ def test_previous_runs_can_be_charted_again(workspace):
     assert not workspace.results.joinpath(run_ids[0]).exists()
     assert sorted(p.name for p in workspace.results.iterdir()) == sorted(other)
     assert any("Deleted" in s.value for s in at.success)
+
+
+def test_runs_from_different_environments_are_flagged(workspace):
+    job_id, run_ids = _submit_directly(workspace, LOGREG, "digits")
+    other_job, other_ids = _submit_directly(workspace, "MLP (ONNX)", "digits")
+    assert runner.wait(workspace, job_id, timeout_s=150).state == "done"
+    assert runner.wait(workspace, other_job, timeout_s=150).state == "done"
+    at = new_app().run()
+    at.multiselect(key="benchmark:previous:runs").set_value(run_ids + other_ids).run()
+    assert not at.exception and not at.warning  # same machine, other backend: nothing to flag
+
+    # the ONNX run "was measured" on another CPU
+    store = ResultStore(workspace)
+    record = store.summary(other_ids[0])
+    record["environment"]["cpu"] = "Another CPU"
+    tables = {name: store.table(other_ids[0], name) for name in ("folds", "predictions", "latency")}
+    store.save(RunRecord(other_ids[0], record, tables), replace=True)
+    at.run()
+    assert not at.exception
+    assert any("different environments (cpu)" in w.value for w in at.warning)
