@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -31,6 +32,7 @@ from engine.workspace import Workspace, read_json, write_json_atomic
 POLL_S = 0.05
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 ACTIVE = ("queued", "running")
+JOB_ID_RE = re.compile(r"\d{8}-\d{6}-[0-9a-f]{6}")
 
 
 @dataclass(frozen=True)
@@ -78,10 +80,16 @@ def _write_status(job_dir: Path, **changes: Any) -> dict[str, Any]:
     return current
 
 
-def status(ws: Workspace, job_id: str) -> JobStatus:
+def _job_dir(ws: Workspace, job_id: str) -> Path:
+    """The folder of an existing job; ids come from URLs, so nothing else is accepted."""
     job_dir = ws.jobs / job_id
-    if not (job_dir / "status.json").is_file():
+    if not JOB_ID_RE.fullmatch(job_id) or not (job_dir / "status.json").is_file():
         raise FrontierError(f"no job with id '{job_id}'")
+    return job_dir
+
+
+def status(ws: Workspace, job_id: str) -> JobStatus:
+    job_dir = _job_dir(ws, job_id)
     st = read_json(job_dir / "status.json")
     prog = _read_optional(job_dir / "progress.json") or {}
     if st["state"] in ACTIVE and not _alive(st.get("supervisor_pid")) and st.get("supervisor_pid"):
@@ -94,10 +102,7 @@ def status(ws: Workspace, job_id: str) -> JobStatus:
 
 def request(ws: Workspace, job_id: str) -> dict[str, Any]:
     """The request a job was created with."""
-    path = ws.jobs / job_id / "request.json"
-    if not path.is_file() or path.parent.parent != ws.jobs:
-        raise FrontierError(f"no job with id '{job_id}'")
-    return read_json(path)
+    return read_json(_job_dir(ws, job_id) / "request.json")
 
 
 def list_jobs(ws: Workspace, *, active_only: bool = False) -> list[JobStatus]:
@@ -111,8 +116,7 @@ def list_jobs(ws: Workspace, *, active_only: bool = False) -> list[JobStatus]:
 
 
 def cancel(ws: Workspace, job_id: str) -> None:
-    job_dir = ws.jobs / job_id
-    status(ws, job_id)
+    job_dir = _job_dir(ws, job_id)
     (job_dir / "cancel").touch()
     st = read_json(job_dir / "status.json")
     if st["state"] in ACTIVE and not _alive(st.get("supervisor_pid")):

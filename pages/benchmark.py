@@ -92,6 +92,10 @@ def start() -> None:
             return
     st.session_state[JOB] = job_id
     st.session_state[RUNS] = [r.run_id for r in plan.runs]
+    if job_id:  # the URL names the job: a refresh (or a teammate given the link) finds it again
+        st.query_params["job"] = job_id
+    else:
+        st.query_params.pop("job", None)
     st.session_state[CACHED] = [r.run_id for r in plan.runs if r.cached]
 
 
@@ -101,12 +105,18 @@ if submitted:
 # ------------------------------------------------------------------ current
 job_id = st.session_state.get(JOB)
 run_ids: list[str] = st.session_state.get(RUNS, [])
-if job_id is None and not run_ids:  # a refresh lost the session: re-attach to a running benchmark
-    active = [j for j in runner.list_jobs(ws, active_only=True) if j.kind == "benchmark"]
-    if active:
-        job_id = active[0].job_id
-        run_ids = [r["run_id"] for r in state.job_request(ws, job_id).get("runs", [])]
+linked = st.query_params.get("job")
+if job_id is None and not run_ids and linked:  # a refresh lost the session: the URL still names the job
+    request = state.job_request(ws, linked)
+    if request.get("kind") == "benchmark":
+        job_id, run_ids = linked, [r["run_id"] for r in request.get("runs", [])]
         st.session_state[JOB], st.session_state[RUNS], st.session_state[CACHED] = job_id, run_ids, []
+    else:
+        st.warning(f"The link names benchmark '{linked}', which is not in this workspace.")
+others = [j for j in runner.list_jobs(ws, active_only=True) if j.kind == "benchmark" and j.job_id != job_id]
+if others:
+    st.caption(f"{len(others)} other benchmark(s) running on this server: "
+               + "; ".join(f"[{j.title or j.job_id}](?job={j.job_id})" for j in others))
 
 if job_id or run_ids:
     st.subheader("Results")

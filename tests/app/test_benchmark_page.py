@@ -47,6 +47,7 @@ def test_benchmark_through_the_form_then_served_from_the_store(app, workspace):
     assert not app.exception and not errors(app), errors(app)
     job_id = app.session_state["benchmark:job_id"]
     assert [j.job_id for j in _jobs(workspace)] == [job_id]
+    assert app.query_params["job"] in (job_id, [job_id])  # the URL links the job
 
     run_until(app, _has_results)
     assert runner.status(workspace, job_id).state == "done"
@@ -122,7 +123,13 @@ def _submit_directly(ws, model: str, dataset: str, *, min_time_s: float = 0.02) 
 
 def test_a_new_session_reattaches_to_a_running_job_and_shows_regression_results(workspace):
     job_id, run_ids = _submit_directly(workspace, "Ridge regression (scikit-learn)", "diabetes")
-    at = new_app().run()  # a browser refresh: empty session state
+    stranger = new_app().run()  # another user's session: told about the job, not attached to it
+    assert not stranger.exception and "benchmark:job_id" not in stranger.session_state
+    assert any("1 other benchmark(s) running" in c.value for c in stranger.caption)
+
+    at = new_app()
+    at.query_params["job"] = job_id  # a browser refresh: empty session state, the URL names the job
+    at.run()
     assert not at.exception
     assert at.session_state["benchmark:job_id"] == job_id
     assert at.session_state["benchmark:run_ids"] == run_ids
@@ -135,7 +142,9 @@ def test_a_new_session_reattaches_to_a_running_job_and_shows_regression_results(
 
 def test_cancel_stops_the_job(workspace):
     job_id, _ = _submit_directly(workspace, LOGREG, "digits", min_time_s=30.0)
-    at = new_app().run()
+    at = new_app()
+    at.query_params["job"] = job_id
+    at.run()
     assert at.get("progress"), "an active job shows a progress bar"
     at.button(key=f"benchmark:cancel:{job_id}").click().run()
     assert not at.exception
@@ -202,3 +211,12 @@ def test_runs_from_different_environments_are_flagged(workspace):
     at.run()
     assert not at.exception
     assert any("different environments (cpu)" in w.value for w in at.warning)
+
+
+@pytest.mark.parametrize("bad", ["../results", "20990101-000000-abcdef", "not-a-job"])
+def test_a_link_to_an_unknown_job_is_a_warning_not_an_error(workspace, bad):
+    at = new_app()
+    at.query_params["job"] = bad
+    at.run()
+    assert not at.exception and not errors(at)
+    assert any("not in this workspace" in w.value for w in at.warning)
