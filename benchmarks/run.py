@@ -38,8 +38,8 @@ OUT_JSON = ROOT / "benchmarks" / "results.json"
 # ------------------------------------------------------------ 1. harness
 def bench_harness_overhead(*, calls: int = 3000, repeats: int = 7) -> list[dict[str, Any]]:
     from engine import datasets
-    from engine.latency import make_batches, time_calls
-    from engine.predictors import OnnxPredictor
+    from engine.measure.latency import make_batches, time_calls
+    from engine.models.predictors import OnnxPredictor
 
     X = datasets.prepare(datasets.builtin("digits")).numeric_X()
     pred = OnnxPredictor(SAMPLES / "digits_mlp.onnx", threads=1)
@@ -133,18 +133,18 @@ def _thread_env() -> dict[str, str]:
 
 def _engine_job_seconds() -> float:
     """Wall time of the benchmark job (worker start to results stored), inputs registered first."""
-    from engine import artifacts, benchmark, datasets, runner
+    from engine import benchmark, datasets, jobs, models
     from engine.workspace import Workspace
 
     tmp = Path(tempfile.mkdtemp(prefix="frontier-bench-"))
     try:
         ws = Workspace.open(tmp)
-        infos = [artifacts.register_file(ws, SAMPLES / f) for f in SKLEARN_SAMPLES]
+        infos = [models.register_file(ws, SAMPLES / f) for f in SKLEARN_SAMPLES]
         ds = datasets.builtin("digits")
         datasets.register(ws, ds)
         plan = benchmark.plan(ws, infos, ds, benchmark.BenchmarkConfig(latency=None))
         t0 = time.perf_counter()
-        st = runner.run(ws, plan.to_request())
+        st = jobs.run(ws, plan.to_request())
         elapsed = time.perf_counter() - t0
         assert st.state == "done", st.error
         return elapsed
@@ -154,14 +154,14 @@ def _engine_job_seconds() -> float:
 
 def _engine_run(*, latency: bool) -> tuple[float, float]:
     """(first run, cached re-run) seconds through the engine API in a fresh workspace."""
-    from engine import artifacts, benchmark, datasets
-    from engine.latency import LatencySettings
+    from engine import benchmark, datasets, models
+    from engine.measure.latency import LatencySettings
     from engine.workspace import Workspace
 
     tmp = Path(tempfile.mkdtemp(prefix="frontier-bench-"))
     try:
         ws = Workspace.open(tmp)
-        infos = [artifacts.register_file(ws, SAMPLES / f) for f in SKLEARN_SAMPLES]
+        infos = [models.register_file(ws, SAMPLES / f) for f in SKLEARN_SAMPLES]
         config = benchmark.BenchmarkConfig(latency=LatencySettings() if latency else None)
         ds = datasets.builtin("digits")
         datasets.register(ws, ds)
@@ -218,7 +218,7 @@ def bench_cache() -> list[dict[str, Any]]:
 def main() -> int:
     os.environ.setdefault("OMP_NUM_THREADS", str(os.cpu_count()))
     rows = [*bench_harness_overhead(), *bench_cv_overhead(), *bench_cache()]
-    from engine.environment import cpu_model
+    from engine.measure.environment import cpu_model
 
     meta = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "cpu": cpu_model(),
             "cores": os.cpu_count(), "python": platform.python_version()}

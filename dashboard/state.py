@@ -16,9 +16,9 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from engine import artifacts, datasets, runner, samples
+from engine import datasets, jobs, models, samples
 from engine.errors import FrontierError
-from engine.store import ResultStore
+from engine.results import ResultStore
 from engine.workspace import Workspace
 
 log = logging.getLogger("frontier.dashboard")
@@ -34,10 +34,10 @@ def _open_workspace(root: str) -> Workspace:
     ws = Workspace.open(root)
     if samples.ensure_registered(ws):
         # TorchScript and pickled models are only described inside the isolated worker.
-        for info in artifacts.list_registered(ws):
+        for info in models.list_registered(ws):
             if info.code_bearing and info.n_parameters is None:
                 try:
-                    runner.submit(ws, {"kind": "inspect", "artifact_id": info.id}, title=f"inspect {info.name}")
+                    jobs.submit(ws, {"kind": "describe", "artifact_id": info.id}, title=f"describe {info.name}")
                 except (FrontierError, OSError) as exc:  # best effort: counts fill in at benchmark time
                     log.warning("could not inspect %s: %s", info.name, exc)
     return ws
@@ -106,6 +106,6 @@ def dataset(root: str, dataset_id: str) -> datasets.Dataset:
 def job_request(ws: Workspace, job_id: str) -> dict[str, Any]:
     """The request a job was submitted with ({} if unreadable)."""
     try:
-        return runner.request(ws, job_id)
+        return jobs.request(ws, job_id)
     except (FrontierError, OSError, ValueError):
         return {}

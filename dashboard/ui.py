@@ -17,8 +17,9 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import state
-from engine import charts, environment, runner
+from engine import charts, jobs
 from engine.errors import FrontierError
+from engine.measure import environment
 from engine.workspace import Workspace
 
 log = logging.getLogger("frontier.dashboard")
@@ -83,7 +84,7 @@ def guard(action: str = "") -> Iterator[Outcome]:
 def job_panel(ws: Workspace, job_id: str, *, key: str) -> None:
     """Progress of an active job, polled; reruns the page once the job has finished."""
     try:
-        status = runner.status(ws, job_id)
+        status = jobs.status(ws, job_id)
     except FrontierError as exc:
         st.error(exc.message)
         return
@@ -93,7 +94,7 @@ def job_panel(ws: Workspace, job_id: str, *, key: str) -> None:
     st.progress(min(max(float(status.fraction), 0.0), 1.0), text=f"{status.title or 'job'} — {text}")
     if st.button("Cancel", key=f"{key}:cancel:{job_id}", icon=":material/stop_circle:"):
         with guard("cancelling the job"):
-            runner.cancel(ws, job_id)
+            jobs.cancel(ws, job_id)
         st.rerun()
 
 
@@ -324,7 +325,7 @@ def inspect_watch(ws: Workspace, job_ids: tuple[str, ...], *, key: str, flash_ke
     statuses = []
     for job_id in job_ids:
         with contextlib.suppress(FrontierError):
-            statuses.append(runner.status(ws, job_id))
+            statuses.append(jobs.status(ws, job_id))
     active = [s for s in statuses if s.active]
     if active:
         st.caption(f":material/hourglass_top: Reading parameter counts in an isolated worker "

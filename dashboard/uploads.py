@@ -9,10 +9,10 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from engine import artifacts, datasets, runner
-from engine.artifacts import ArtifactInfo
+from engine import datasets, jobs, models
 from engine.datasets import Dataset
 from engine.errors import FrontierError
+from engine.models import ArtifactInfo
 from engine.workspace import Workspace
 
 MODEL_TYPES = ("skops", "onnx", "pt", "pth", "pt2", "pkl", "pickle", "joblib")
@@ -36,19 +36,19 @@ def register_model(ws: Workspace, data: bytes, filename: str, *, trusted: bool,
     """
     if not data:
         raise FrontierError(f"'{filename}' is empty; upload the model file itself")
-    fmt = artifacts.detect_format(filename, data)
+    fmt = models.detect_format(filename, data)
     if fmt in ("pickle", "torchscript") and not trusted:
         kind = "a pickle/joblib file" if fmt == "pickle" else "a TorchScript archive"
         raise FrontierError(
             f"'{filename}' is {kind}, which can run arbitrary code when loaded; tick 'I trust this file' "
             "only if you trust its author, or export the model to ONNX or skops")
-    before = {i.id for i in artifacts.list_registered(ws)}
-    info = artifacts.register_bytes(ws, data, filename, trusted=trusted,
+    before = {i.id for i in models.list_registered(ws)}
+    info = models.register_bytes(ws, data, filename, trusted=trusted,
                                     display_name=(display_name or "").strip() or None)
     existed = info.id in before
     job = None
     if info.code_bearing and info.n_parameters is None:
-        job = runner.submit(ws, {"kind": "inspect", "artifact_id": info.id}, title=f"inspect {info.name}")
+        job = jobs.submit(ws, {"kind": "describe", "artifact_id": info.id}, title=f"describe {info.name}")
     return ModelUpload(info, existed, job)
 
 

@@ -59,8 +59,8 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_benchmark(args: argparse.Namespace) -> int:
-    from engine import artifacts, benchmark, datasets, runner
-    from engine.latency import LatencySettings
+    from engine import benchmark, datasets, jobs, models
+    from engine.measure.latency import LatencySettings
     from engine.workspace import Workspace
 
     if args.cv < 2:
@@ -81,7 +81,7 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
                                        as_is=args.as_is, latency=latency, threads=args.threads, device=args.device)
     ws_root = Path(args.workspace) if args.workspace else None
     # Validate everything before the workspace is touched.
-    ws_probe = _peek_workspace(ws_root)
+    ws_probe = Workspace.at(ws_root)  # creates nothing: inputs are resolved before validation
     dataset = datasets.resolve(ws_probe, args.data)
     infos, blobs = [], []
     for i, model in enumerate(args.model):
@@ -91,7 +91,7 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
         data = path.read_bytes()
         name = args.name[i] if i < len(args.name) else None
         infos.append(_known_artifact(ws_probe, data, path, name, trusted=args.trust)
-                     or artifacts.describe_bytes(data, path.name, trusted=args.trust, display_name=name,
+                     or models.info_from_bytes(data, path.name, trusted=args.trust, display_name=name,
                                                  source_path=path.resolve()))
         blobs.append(data)
     # plan() checks the models against the data; it must fail before the workspace exists.
@@ -100,9 +100,9 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
     ws = Workspace.open(ws_root)
     datasets.register(ws, dataset)
     for info, data in zip(infos, blobs, strict=True):
-        artifacts.store(ws, info, data)
+        models.save(ws, info, data)
     if p.pending:
-        st = runner.run(ws, p.to_request(), on_progress=_progress_bar(args.json, len(p.pending)),
+        st = jobs.run(ws, p.to_request(), on_progress=_progress_bar(args.json, len(p.pending)),
                         title=f"benchmark on {dataset.name}")
         _close_bar()
         if st.state != "done":
@@ -115,16 +115,6 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
     return 0
 
 
-def _peek_workspace(root: Path | None):
-    """A Workspace handle that creates nothing (for resolving inputs before validation)."""
-    import os
-
-    from engine.workspace import DEFAULT_WORKSPACE, Workspace
-
-    path = Path(root or os.environ.get("FRONTIER_WORKSPACE") or DEFAULT_WORKSPACE)
-    return Workspace(path.expanduser().resolve())
-
-
 def _known_artifact(ws, data: bytes, path: Path, name: str | None, *, trusted: bool):
     """The stored description of an already-registered model, skipping a reload.
 
@@ -133,16 +123,16 @@ def _known_artifact(ws, data: bytes, path: Path, name: str | None, *, trusted: b
     """
     import hashlib
 
-    from engine import artifacts
+    from engine import models
 
     artifact_id = hashlib.sha256(data).hexdigest()[:16]
     try:
-        info = artifacts.get(ws, artifact_id)
+        info = models.get(ws, artifact_id)
     except FrontierError:
         return None
     if info.file != f"model{path.suffix.lower()}" or ((info.requires_trust or info.code_bearing) and not trusted):
         return None
-    return artifacts.ArtifactInfo(**(info.to_dict() | {"name": name or path.name}))
+    return models.ArtifactInfo(**(info.to_dict() | {"name": name or path.name}))
 
 
 def _parse_sizes(text: str) -> tuple[int, ...]:

@@ -1,4 +1,4 @@
-"""The one exception type that reaches users.
+"""The one exception type that reaches users, and how any other error becomes one line.
 
 A :class:`FrontierError` carries a single line that says what is wrong and
 what to do about it; the CLI prints it on stderr, the dashboard in
@@ -6,6 +6,8 @@ what to do about it; the CLI prints it on stderr, the dashboard in
 """
 
 from __future__ import annotations
+
+MAX_LINE = 300
 
 
 class FrontierError(Exception):
@@ -17,3 +19,9 @@ class FrontierError(Exception):
     @property
     def message(self) -> str:
         return self.args[0]
+
+
+def first_line(exc: BaseException, limit: int = MAX_LINE) -> str:
+    """The first non-empty line of an exception's message (its type name if it has none)."""
+    lines = [line for line in str(exc).strip().splitlines() if line.strip()]
+    return lines[0].strip()[:limit] if lines else type(exc).__name__

@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine import ENGINE_VERSION, artifacts, datasets
+from engine import ENGINE_VERSION, datasets, models
 from engine.workspace import Workspace
 
 SAMPLES_DIR = Path(__file__).resolve().parent.parent / "sample_models" / "artifacts"
@@ -48,13 +48,13 @@ def ensure_registered(ws: Workspace) -> bool:
         datasets.register(ws, datasets.builtin(name))
     for sample in manifest():
         if sample.path.is_file():
-            artifacts.register_bytes(ws, sample.path.read_bytes(), sample.file, trusted=True,
+            models.register_bytes(ws, sample.path.read_bytes(), sample.file, trusted=True,
                                      display_name=sample.name, lineage=f"bundled sample ({sample.dataset})")
     marker.write_text("registered\n")
     return True
 
 
-def dataset_for(info: artifacts.ArtifactInfo) -> str | None:
+def dataset_for(info: models.ArtifactInfo) -> str | None:
     """The built-in dataset a bundled model was trained on, if it is one."""
     for sample in manifest():
         if info.lineage.startswith("bundled") and sample.name == info.name:

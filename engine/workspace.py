@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-DEFAULT_WORKSPACE = "workspace"
+from engine import settings
 
 
 @dataclass(frozen=True)
@@ -30,8 +30,7 @@ class Workspace:
     @classmethod
     def open(cls, root: str | os.PathLike[str] | None = None) -> Workspace:
         """Open (and create) the workspace at ``root``, ``$FRONTIER_WORKSPACE`` or ``./workspace``."""
-        path = Path(root or os.environ.get("FRONTIER_WORKSPACE") or DEFAULT_WORKSPACE)
-        ws = cls(path.expanduser().resolve())
+        ws = cls(settings.workspace_root(root))
         for sub in (ws.artifacts, ws.datasets, ws.results, ws.reports, ws.jobs):
             sub.mkdir(parents=True, exist_ok=True)
         return ws
@@ -55,6 +54,11 @@ class Workspace:
     @property
     def jobs(self) -> Path:
         return self.root / "jobs"
+
+    @classmethod
+    def at(cls, root: str | os.PathLike[str] | None = None) -> Workspace:
+        """A handle on the workspace at ``root`` (same defaults as :meth:`open`) that creates nothing."""
+        return cls(settings.workspace_root(root))
 
     @property
     def studies_db(self) -> Path:

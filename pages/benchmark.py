@@ -7,9 +7,9 @@ import os
 import streamlit as st
 
 from dashboard import nav, state, ui
-from engine import artifacts, benchmark, charts, datasets, runner
-from engine.latency import DEFAULT_BATCH_SIZES, LatencySettings
-from engine.store import ResultStore
+from engine import benchmark, charts, datasets, jobs, models
+from engine.measure.latency import DEFAULT_BATCH_SIZES, LatencySettings
+from engine.results import ResultStore
 
 ws = state.workspace()
 root = str(ws.root)
@@ -20,7 +20,7 @@ st.title("Benchmark")
 st.caption("Cross-validate models on the same seeded folds and measure their inference latency. "
            "Work runs in an isolated worker process; results are stored and reused.")
 
-infos = {i.id: i for i in artifacts.list_registered(ws)}
+infos = {i.id: i for i in models.list_registered(ws)}
 registered = datasets.list_registered(ws)
 if not infos or registered.empty:
     st.info("Register at least one model and one dataset first.")
@@ -87,7 +87,7 @@ def start() -> None:
     if plan.pending:
         names = ", ".join(r.name for r in plan.pending)
         with ui.guard("starting the benchmark") as started:
-            job_id = runner.submit(ws, plan.to_request(), title=f"Benchmark on {dataset.name}: {names}")
+            job_id = jobs.submit(ws, plan.to_request(), title=f"Benchmark on {dataset.name}: {names}")
         if not started.ok:
             return
     st.session_state[JOB] = job_id
@@ -113,7 +113,7 @@ if job_id is None and not run_ids and linked:  # a refresh lost the session: the
         st.session_state[JOB], st.session_state[RUNS], st.session_state[CACHED] = job_id, run_ids, []
     else:
         st.warning(f"The link names benchmark '{linked}', which is not in this workspace.")
-others = [j for j in runner.list_jobs(ws, active_only=True) if j.kind == "benchmark" and j.job_id != job_id]
+others = [j for j in jobs.list_jobs(ws, active_only=True) if j.kind == "benchmark" and j.job_id != job_id]
 if others:
     st.caption(f"{len(others)} other benchmark(s) running on this server: "
                + "; ".join(f"[{j.title or j.job_id}](?job={j.job_id})" for j in others))
@@ -123,7 +123,7 @@ if job_id or run_ids:
     status = None
     if job_id:
         with ui.guard("reading the job's status"):
-            status = runner.status(ws, job_id)
+            status = jobs.status(ws, job_id)
     if status is not None and status.active:
         ui.job_panel(ws, job_id, key="benchmark")
     else:

@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import state, ui, uploads
-from engine import artifacts, datasets
+from engine import datasets, models
 
 ws = state.workspace()
 
@@ -70,21 +70,21 @@ if submit_data:
                 st.success(f"'{ds.name}' registered: {ds.n_rows:,} rows, {len(ds.columns)} column(s) — id {ds.id}.")
 
 # ------------------------------------------------------------- inspections
-jobs = st.session_state.get("upload:inspect_jobs", [])
-if jobs:
-    ui.inspect_watch(ws, tuple(jobs), key="upload:inspect_jobs", flash_key="upload:flash")
+describing = st.session_state.get("upload:inspect_jobs", [])
+if describing:
+    ui.inspect_watch(ws, tuple(describing), key="upload:inspect_jobs", flash_key="upload:flash")
 
 # ------------------------------------------------------------------ models
 st.subheader("Registered models")
-infos = artifacts.list_registered(ws)
+infos = models.list_registered(ws)
 if not infos:
     st.info("No models yet: upload one above.")
 else:
-    models = pd.DataFrame([{
+    table = pd.DataFrame([{
         "name": i.name, "format": i.format, "task": i.task or "—", "size_bytes": i.size_bytes,
         "n_parameters": i.n_parameters, "trusted": i.trusted, "lineage": i.lineage, "id": i.id,
     } for i in infos])
-    st.dataframe(models, hide_index=True, key="upload:models_table", column_config={
+    st.dataframe(table, hide_index=True, key="upload:models_table", column_config={
         "name": "Name", "format": "Format", "task": st.column_config.TextColumn("Task", width="small"),
         "size_bytes": st.column_config.NumberColumn("Size", format="bytes"),
         "n_parameters": st.column_config.NumberColumn("Parameters", format="compact"),
@@ -93,7 +93,7 @@ else:
     ui.delete_control(
         "model", {i.id: f"{i.name} · {i.format}" for i in infos}, key="upload:model_delete",
         note="Stored benchmark results of this model are kept.", flash_key="upload:flash",
-        delete=lambda artifact_id: artifacts.delete(ws, artifact_id))
+        delete=lambda artifact_id: models.delete(ws, artifact_id))
 
 # ---------------------------------------------------------------- datasets
 st.subheader("Datasets")

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from engine import artifacts
+from engine import models
 from engine.workspace import Workspace
 
 APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
@@ -23,7 +23,7 @@ def new_app() -> AppTest:
 
 
 def artifact_id(ws: Workspace, name: str) -> str:
-    return next(i.id for i in artifacts.list_registered(ws) if i.name == name)
+    return next(i.id for i in models.list_registered(ws) if i.name == name)
 
 
 def errors(at: AppTest) -> list[str]:

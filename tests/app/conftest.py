@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from engine import runner, samples
+from engine import jobs, samples
 from engine.workspace import Workspace
 
 
@@ -30,5 +30,5 @@ def workspace(seeded_workspace, tmp_path, monkeypatch) -> Workspace:
     monkeypatch.setenv("FRONTIER_WORKSPACE", str(root))
     ws = Workspace.open(root)
     yield ws
-    for job in runner.list_jobs(ws, active_only=True):  # never leave workers behind
-        runner.cancel(ws, job.job_id)
+    for job in jobs.list_jobs(ws, active_only=True):  # never leave workers behind
+        jobs.cancel(ws, job.job_id)

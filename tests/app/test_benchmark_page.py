@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from app_support import FAST_LATENCY, artifact_id, charts_of, errors, new_app, run_until
 
-from engine import benchmark, datasets, runner
-from engine.latency import LatencySettings
-from engine.store import ResultStore, RunRecord
+from engine import benchmark, datasets, jobs, models
+from engine.measure.latency import LatencySettings
+from engine.results import ResultStore, RunRecord
 
 LOGREG = "Logistic regression (scikit-learn)"
 SUBMIT = "FormSubmitter:benchmark:form-Run benchmark"
@@ -30,7 +30,7 @@ def _has_results(at) -> bool:
 
 
 def _jobs(ws) -> list:
-    return runner.list_jobs(ws)
+    return jobs.list_jobs(ws)
 
 
 @pytest.fixture
@@ -50,7 +50,7 @@ def test_benchmark_through_the_form_then_served_from_the_store(app, workspace):
     assert app.query_params["job"] in (job_id, [job_id])  # the URL links the job
 
     run_until(app, _has_results)
-    assert runner.status(workspace, job_id).state == "done"
+    assert jobs.status(workspace, job_id).state == "done"
     assert not errors(app)
     table = app.dataframe[0].value
     assert table["model"].tolist() == [LOGREG]
@@ -114,11 +114,11 @@ def test_no_model_chosen_is_an_error(app, workspace):
 
 
 def _submit_directly(ws, model: str, dataset: str, *, min_time_s: float = 0.02) -> tuple[str, list[str]]:
-    infos = [i for i in benchmark.artifacts.list_registered(ws) if i.name == model]
+    infos = [i for i in models.list_registered(ws) if i.name == model]
     config = benchmark.BenchmarkConfig(cv=3, threads=1, latency=LatencySettings(
         batch_sizes=(1, 32), min_time_s=min_time_s, min_count=5))
     p = benchmark.plan(ws, infos, datasets.builtin(dataset), config)
-    return runner.submit(ws, p.to_request(), title=f"test {model}"), [r.run_id for r in p.runs]
+    return jobs.submit(ws, p.to_request(), title=f"test {model}"), [r.run_id for r in p.runs]
 
 
 def test_a_new_session_reattaches_to_a_running_job_and_shows_regression_results(workspace):
@@ -148,7 +148,7 @@ def test_cancel_stops_the_job(workspace):
     assert at.get("progress"), "an active job shows a progress bar"
     at.button(key=f"benchmark:cancel:{job_id}").click().run()
     assert not at.exception
-    assert runner.wait(workspace, job_id, timeout_s=30).state == "cancelled"
+    assert jobs.wait(workspace, job_id, timeout_s=30).state == "cancelled"
     at.run()
     assert any("cancelled" in i.value for i in at.info)
     assert not at.get("progress")
@@ -156,8 +156,8 @@ def test_cancel_stops_the_job(workspace):
 
 def test_failed_job_shows_one_line_error(workspace):
     job_id, _ = _submit_directly(workspace, LOGREG, "digits")
-    runner.cancel(workspace, job_id)
-    runner.wait(workspace, job_id, timeout_s=30)
+    jobs.cancel(workspace, job_id)
+    jobs.wait(workspace, job_id, timeout_s=30)
     status_file = workspace.jobs / job_id / "status.json"
     import json
 
@@ -173,7 +173,7 @@ def test_failed_job_shows_one_line_error(workspace):
 
 def test_previous_runs_can_be_charted_again(workspace):
     job_id, run_ids = _submit_directly(workspace, LOGREG, "digits")
-    assert runner.wait(workspace, job_id, timeout_s=150).state == "done"
+    assert jobs.wait(workspace, job_id, timeout_s=150).state == "done"
     at = new_app().run()
     assert not at.exception
     assert not _has_results(at)  # nothing is charted until runs are chosen
@@ -196,8 +196,8 @@ def test_previous_runs_can_be_charted_again(workspace):
 def test_runs_from_different_environments_are_flagged(workspace):
     job_id, run_ids = _submit_directly(workspace, LOGREG, "digits")
     other_job, other_ids = _submit_directly(workspace, "MLP (ONNX)", "digits")
-    assert runner.wait(workspace, job_id, timeout_s=150).state == "done"
-    assert runner.wait(workspace, other_job, timeout_s=150).state == "done"
+    assert jobs.wait(workspace, job_id, timeout_s=150).state == "done"
+    assert jobs.wait(workspace, other_job, timeout_s=150).state == "done"
     at = new_app().run()
     at.multiselect(key="benchmark:previous:runs").set_value(run_ids + other_ids).run()
     assert not at.exception and not at.warning  # same machine, other backend: nothing to flag

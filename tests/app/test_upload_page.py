@@ -10,7 +10,7 @@ from app_support import UPLOAD_PAGE, errors, new_app, run_until
 from sklearn.linear_model import LogisticRegression
 
 from dashboard import uploads
-from engine import artifacts, datasets, runner
+from engine import datasets, jobs, models
 from engine.errors import FrontierError
 
 
@@ -46,7 +46,7 @@ def _submit_dataset(at, name: str, data: bytes):
 
 
 def _ids(ws) -> set[str]:
-    return {i.id for i in artifacts.list_registered(ws)}
+    return {i.id for i in models.list_registered(ws)}
 
 
 def test_lists_bundled_models_and_datasets(page):
@@ -76,13 +76,13 @@ def test_code_bearing_upload_needs_the_trust_box(page, workspace):
     _submit_model(page, "model.pkl", data, trusted=True, display="Iris logreg (pickle)")
     assert not errors(page), errors(page)
     assert any("registered" in s.value for s in page.success)
-    info = next(i for i in artifacts.list_registered(workspace) if i.name == "Iris logreg (pickle)")
+    info = next(i for i in models.list_registered(workspace) if i.name == "Iris logreg (pickle)")
     assert info.format == "pickle" and info.trusted
     # the parameter count is filled in by an isolated inspect job, not by the server
-    jobs = [j for j in runner.list_jobs(workspace) if j.kind == "inspect"]
-    assert len(jobs) == 1
-    assert runner.wait(workspace, jobs[0].job_id, timeout_s=120).state == "done"
-    assert artifacts.get(workspace, info.id).n_parameters == 15  # 3x4 coefficients + 3 intercepts
+    found = [j for j in jobs.list_jobs(workspace) if j.kind == "describe"]
+    assert len(found) == 1
+    assert jobs.wait(workspace, found[0].job_id, timeout_s=120).state == "done"
+    assert models.get(workspace, info.id).n_parameters == 15  # 3x4 coefficients + 3 intercepts
     run_until(page, lambda at: "Iris logreg (pickle)" in set(at.dataframe[0].value["name"]), timeout_s=20)
 
 
@@ -112,7 +112,7 @@ def test_bad_dataset_shows_error_and_good_one_registers(page, workspace):
 
 
 def test_delete_model_asks_for_confirmation(page, workspace):
-    target = next(i for i in artifacts.list_registered(workspace) if i.name == "Random forest (scikit-learn)")
+    target = next(i for i in models.list_registered(workspace) if i.name == "Random forest (scikit-learn)")
     page.selectbox(key="upload:model_delete:choice").set_value(target.id).run()
     page.button(key="upload:model_delete:ask").click().run()
     assert target.id in _ids(workspace)  # nothing happens before the confirmation

@@ -46,13 +46,13 @@ def _healthy(url: str) -> bool:
 
 def _cancel_jobs(root: Path) -> None:
     """Workers run detached from the server: stop any the test left running."""
-    from engine import runner
+    from engine import jobs
     from engine.workspace import Workspace
 
     if root.is_dir():
         ws = Workspace.open(root)
-        for job in runner.list_jobs(ws, active_only=True):
-            runner.cancel(ws, job.job_id)
+        for job in jobs.list_jobs(ws, active_only=True):
+            jobs.cancel(ws, job.job_id)
 
 
 @pytest.fixture(scope="module")

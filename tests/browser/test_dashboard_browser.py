@@ -94,13 +94,13 @@ def _memory_hog(path) -> None:
 def test_a_hostile_model_fails_its_own_run_and_the_dashboard_keeps_serving(dashboard, page, tmp_path):
     from browser_support import healthy
 
-    from engine import artifacts
+    from engine import models
     from engine.workspace import Workspace
 
     _memory_hog(tmp_path / "hog.pt")
     results = dashboard.workspace / "results"
     before = sorted(p.name for p in results.iterdir()) if results.is_dir() else []
-    artifacts.register_file(Workspace.open(dashboard.workspace), tmp_path / "hog.pt", trusted=True,
+    models.register_file(Workspace.open(dashboard.workspace), tmp_path / "hog.pt", trusted=True,
                             display_name="Memory hog")
     _open_benchmark_with(page, dashboard.url, "Memory hog · torchscript")
     page.get_by_role("button", name="Run benchmark").click()

@@ -49,8 +49,8 @@ def iris_predictions() -> tuple[pd.DataFrame, list]:
     from sklearn.linear_model import LogisticRegression
 
     from engine import datasets
-    from engine.evaluate import evaluate, folds
-    from engine.predictors import SklearnPredictor
+    from engine.measure.evaluate import evaluate, folds
+    from engine.models.predictors import SklearnPredictor
 
     prep = datasets.prepare(datasets.builtin("iris"), n_splits=3)
     ev = evaluate(SklearnPredictor(LogisticRegression(max_iter=500)), prep, folds(prep, n_splits=3, seed=0),

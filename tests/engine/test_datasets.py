@@ -120,7 +120,7 @@ def test_register_and_load_round_trip_keeps_the_id(tmp_path):
         assert (back.id, back.name, back.kind, back.source) == (ds.id, ds.name, ds.kind, ds.source)
         if ds.kind == "tabular":
             pd.testing.assert_frame_equal(back.frame, ds.frame)
-            assert datasets._hash_frame(back.frame) == ds.id  # the stored content still hashes to its id
+            assert datasets.core._hash_frame(back.frame) == ds.id  # the stored content still hashes to its id
         else:
             np.testing.assert_array_equal(back.images, ds.images)
             np.testing.assert_array_equal(back.labels, ds.labels)

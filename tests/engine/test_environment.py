@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from engine import environment
+from engine.measure import environment
 
 
 def _env(**changes):

@@ -26,9 +26,9 @@ from sklearn.model_selection import KFold, StratifiedKFold, cross_validate
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from engine import artifacts, datasets
-from engine.evaluate import evaluate, folds, predict_all
-from engine.predictors import OnnxPredictor, SklearnPredictor, make_predictor
+from engine import datasets, models
+from engine.measure.evaluate import evaluate, folds, predict_all
+from engine.models.predictors import OnnxPredictor, SklearnPredictor, make_predictor
 from engine.workspace import Workspace
 
 CLS_SCORING = ["accuracy", "f1_macro", "roc_auc_ovr", "neg_log_loss"]
@@ -231,8 +231,8 @@ def trusted_ws(tmp_path_factory) -> Workspace:
 
 
 def engine_scores(ws: Workspace, file: str, data: str):
-    info = artifacts.register_file(ws, sample(file), trusted=True)
-    predictor = make_predictor(artifacts.load_model(ws, info), info.format, threads=2)
+    info = models.register_file(ws, sample(file), trusted=True)
+    predictor = make_predictor(models.load_model(ws, info), info.format, threads=2)
     return predictor, predict_all(predictor, datasets.prepare(datasets.builtin(data)))
 
 
@@ -343,7 +343,7 @@ def test_folds_are_shared_across_separate_runs(tmp_path, digits_comparison):
 
     ws = Workspace.open(tmp_path / "ws")
     ds = datasets.builtin("digits")
-    info = artifacts.register_file(ws, sample("digits_logreg.onnx"))
+    info = models.register_file(ws, sample("digits_logreg.onnx"))
     config = benchmark.BenchmarkConfig(latency=None)
     p = benchmark.plan(ws, [info], ds, config)
     datasets.register(ws, ds)
@@ -359,7 +359,7 @@ def test_interpretation_of_raw_model_outputs():
     from scipy.special import expit
 
     from engine.errors import FrontierError
-    from engine.predictors import interpret_array, interpret_onnx_outputs
+    from engine.models.predictors import interpret_array, interpret_onnx_outputs
 
     rng = np.random.default_rng(0)
     logits = rng.normal(size=(6, 3)) * 4

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from engine import latency
-from engine.latency import LatencySettings, LatencyStats, make_batches, measure, time_calls
+from engine.measure import latency
+from engine.measure.latency import LatencySettings, LatencyStats, make_batches, measure, time_calls
 
 
 class FakeClock:

@@ -18,8 +18,8 @@ import psutil
 import pytest
 from frontier_support import run_cli, sample
 
-from engine import artifacts, benchmark, datasets, runner
-from engine.latency import LatencySettings
+from engine import benchmark, datasets, jobs, models
+from engine.measure.latency import LatencySettings
 from engine.workspace import Workspace
 
 
@@ -73,7 +73,7 @@ def _leftover_workers(ws: Path) -> list[psutil.Process]:
     out = []
     for proc in psutil.process_iter(["cmdline"]):
         cmd = " ".join(proc.info["cmdline"] or [])
-        if "engine.runner" in cmd and str(ws) in cmd:
+        if "engine.jobs.runner" in cmd and str(ws) in cmd:
             out.append(proc)
     return [p for p in out if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
 
@@ -120,7 +120,7 @@ def job_ws(hostile, tmp_path_factory) -> tuple[Workspace, dict[str, benchmark.Pl
     ds = datasets.register(ws, datasets.builtin("digits"))
     plans = {}
     for name, path in (("mlp", sample("digits_mlp.onnx")), ("hang", hostile["hang"]), ("abort", hostile["abort"])):
-        info = artifacts.register_file(ws, path, trusted=True)
+        info = models.register_file(ws, path, trusted=True)
         latency = LatencySettings(batch_sizes=(1, 8, 32), min_time_s=0.4, min_count=3) if name == "mlp" else None
         config = benchmark.BenchmarkConfig(latency=latency, threads=1, as_is=True)
         plans[name] = benchmark.plan(ws, [info], ds, config)
@@ -145,7 +145,7 @@ def _status_file(ws: Workspace, job_id: str) -> dict:
 
 def test_cancel_stops_the_worker(job_ws):
     ws, plans = job_ws
-    job_id = runner.submit(ws, plans["hang"].to_request(), limits=runner.Limits(memory_mb=4096, time_s=120))
+    job_id = jobs.submit(ws, plans["hang"].to_request(), limits=jobs.Limits(memory_mb=4096, time_s=120))
     supervisor = psutil.Process(_wait_for(lambda: _status_file(ws, job_id).get("supervisor_pid"),
                                           what="the supervisor pid"))
 
@@ -154,26 +154,26 @@ def test_cancel_stops_the_worker(job_ws):
         return kids[0] if kids else None
     proc = _wait_for(worker, what="the worker process")
     _wait_for(lambda: (ws.jobs / job_id / "progress.json").exists(), what="the worker to start the model")
-    assert runner.status(ws, job_id).state == "running"
+    assert jobs.status(ws, job_id).state == "running"
 
-    runner.cancel(ws, job_id)
-    st = runner.wait(ws, job_id, timeout_s=30)
+    jobs.cancel(ws, job_id)
+    st = jobs.wait(ws, job_id, timeout_s=30)
     assert st.state == "cancelled"
     assert st.error is None
     _wait_for(lambda: not proc.is_running() or proc.status() == psutil.STATUS_ZOMBIE, 10, "the worker to exit")
-    _wait_for(lambda: not runner._alive(supervisor.pid), 10, "the supervisor to exit")
+    _wait_for(lambda: not jobs.runner._alive(supervisor.pid), 10, "the supervisor to exit")
     assert not ws.results.joinpath(plans["hang"].runs[0].run_id).exists()
-    assert runner.status(ws, job_id).state == "cancelled"  # stays cancelled after the supervisor left
+    assert jobs.status(ws, job_id).state == "cancelled"  # stays cancelled after the supervisor left
 
 
 def test_status_reports_progress_of_a_running_job(job_ws):
     ws, plans = job_ws
     run_id = plans["mlp"].runs[0].run_id
-    job_id = runner.submit(ws, plans["mlp"].to_request(), title="mlp on digits")
+    job_id = jobs.submit(ws, plans["mlp"].to_request(), title="mlp on digits")
     seen = []
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
-        st = runner.status(ws, job_id)
+        st = jobs.status(ws, job_id)
         seen.append(st)
         if not st.active:
             break
@@ -190,14 +190,14 @@ def test_status_reports_progress_of_a_running_job(job_ws):
     assert any("latency" in s.message for s in running)
     fractions = [s.fraction for s in seen if s.state == "running"]
     assert fractions == sorted(fractions), "progress went backwards"
-    assert {j.job_id: j.title for j in runner.list_jobs(ws)}[job_id] == "mlp on digits"
-    assert job_id not in {j.job_id for j in runner.list_jobs(ws, active_only=True)}
+    assert {j.job_id: j.title for j in jobs.list_jobs(ws)}[job_id] == "mlp on digits"
+    assert job_id not in {j.job_id for j in jobs.list_jobs(ws, active_only=True)}
 
 
 def test_supervisor_survives_a_crashing_worker(job_ws):
     ws, plans = job_ws
-    job_id = runner.submit(ws, plans["abort"].to_request())
-    st = runner.wait(ws, job_id, timeout_s=60)
+    job_id = jobs.submit(ws, plans["abort"].to_request())
+    st = jobs.wait(ws, job_id, timeout_s=60)
     assert st.state == "failed"
     assert "crashed (SIGABRT)" in st.error
     assert "\n" not in st.error
@@ -206,7 +206,7 @@ def test_supervisor_survives_a_crashing_worker(job_ws):
     again = benchmark.plan(ws, [plans["mlp"].runs[0].artifact], plans["mlp"].dataset,
                            benchmark.BenchmarkConfig(latency=None, threads=1, seed=3))
     assert again.pending
-    ok = runner.run(ws, again.to_request())
+    ok = jobs.run(ws, again.to_request())
     assert ok.state == "done", ok
     assert (ws.results / again.runs[0].run_id / "summary.parquet").is_file()
 

@@ -12,9 +12,9 @@ from itertools import pairwise
 import pytest
 from frontier_support import SAMPLES_DIR, sample
 
-from engine import artifacts, datasets, runner, samples
+from engine import datasets, jobs, models, samples
 from engine.errors import FrontierError
-from engine.inspect import inspect_artifact
+from engine.models.describe import describe_in_worker
 from engine.workspace import Workspace
 
 
@@ -45,7 +45,7 @@ def test_ensure_registered_registers_everything_once(sample_ws):
     assert samples.ensure_registered(sample_ws) is False  # second call: nothing to do
     assert sorted(p.name for p in sample_ws.root.rglob("*")) == before
     assert sorted(datasets.list_registered(sample_ws)["name"]) == sorted(datasets.BUILTINS)
-    infos = {i.name: i for i in artifacts.list_registered(sample_ws)}
+    infos = {i.name: i for i in models.list_registered(sample_ws)}
     manifest = samples.manifest()
     assert set(infos) == {s.name for s in manifest}
     for s in manifest:
@@ -57,7 +57,7 @@ def test_ensure_registered_registers_everything_once(sample_ws):
 
 
 def test_sklearn_and_onnx_metadata(sample_ws):
-    infos = {i.name: i for i in artifacts.list_registered(sample_ws)}
+    infos = {i.name: i for i in models.list_registered(sample_ws)}
     lr = infos["Logistic regression (scikit-learn)"]
     assert (lr.task, lr.n_features, lr.classes) == ("classification", 64, list(range(10)))
     assert lr.feature_names == [f"pixel_{i}" for i in range(64)]
@@ -79,30 +79,30 @@ def test_sklearn_and_onnx_metadata(sample_ws):
     ("MLP (torch.export)", MLP_PARAMS, [None, 64]),
 ])
 def test_code_bearing_models_are_described_after_loading(sample_ws, name, params, shape):
-    info = next(i for i in artifacts.list_registered(sample_ws) if i.name == name)
+    info = next(i for i in models.list_registered(sample_ws) if i.name == name)
     # TorchScript is not loaded at registration; a .pt2 is read statically from its JSON graph
     assert info.n_parameters == (params if shape else None)
     assert (info.inputs or None) == ([{"name": "x", "shape": shape, "dtype": "float32"}] if shape else None)
-    changes = runner.dispatch(sample_ws, {"kind": "inspect", "artifact_id": info.id}, lambda f, m: None)
+    changes = jobs.dispatch(sample_ws, {"kind": "describe", "artifact_id": info.id}, lambda f, m: None)
     assert changes["n_parameters"] == params
-    stored = artifacts.get(sample_ws, info.id)
+    stored = models.get(sample_ws, info.id)
     assert stored.n_parameters == params
     if shape:
         assert stored.inputs == [{"name": stored.inputs[0]["name"], "shape": shape, "dtype": "float32"}]
-    assert inspect_artifact(sample_ws, info.id) == changes  # idempotent
+    assert describe_in_worker(sample_ws, info.id) == changes  # idempotent
 
 
 def test_unknown_job_kind_is_refused(sample_ws):
     with pytest.raises(FrontierError, match="unknown job kind"):
-        runner.dispatch(sample_ws, {"kind": "mine-bitcoin"}, lambda f, m: None)
+        jobs.dispatch(sample_ws, {"kind": "mine-bitcoin"}, lambda f, m: None)
 
 
 def test_artifact_ids_are_content_hashes(sample_ws):
     import hashlib
 
-    for info in artifacts.list_registered(sample_ws):
+    for info in models.list_registered(sample_ws):
         data = info.path(sample_ws).read_bytes()
         assert info.id == hashlib.sha256(data).hexdigest()[:16]
         assert data == sample(next(s.file for s in samples.manifest() if s.name == info.name)).read_bytes()
     with pytest.raises(FrontierError, match="no model"):
-        artifacts.get(sample_ws, "../../etc")
+        models.get(sample_ws, "../../etc")

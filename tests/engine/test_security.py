@@ -23,9 +23,9 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 
-from engine import artifacts, datasets
-from engine.artifacts import pt2_pickle_members
+from engine import datasets, models
 from engine.errors import FrontierError
+from engine.models import pt2_pickle_members
 from engine.workspace import Workspace
 
 
@@ -64,10 +64,10 @@ def test_malicious_pickle_is_refused_without_trust(tmp_path, ws, suffix):
     prove_it_runs(lambda: pickle.loads(payload), marker)
     before = snapshot(ws.root)
     with pytest.raises(FrontierError, match=r"can run arbitrary code when loaded.*trust"):
-        artifacts.register_bytes(ws, payload, f"evil{suffix}")
+        models.register_bytes(ws, payload, f"evil{suffix}")
     assert not marker.exists()
     assert snapshot(ws.root) == before
-    assert artifacts.list_registered(ws) == []
+    assert models.list_registered(ws) == []
 
 
 def test_malicious_pickle_cli_is_refused_and_never_loaded(tmp_path):
@@ -85,10 +85,10 @@ def test_malicious_pickle_cli_is_refused_and_never_loaded(tmp_path):
 def test_untrusted_code_bearing_artifact_is_not_loaded(ws, tmp_path):
     """Even an artifact already in the workspace loads only when it is marked trusted."""
     marker = tmp_path / "marker"
-    info = artifacts.register_bytes(ws, evil_pickle(marker), "evil.pkl", trusted=True)
-    untrusted = artifacts.update(ws, info, trusted=False)
+    info = models.register_bytes(ws, evil_pickle(marker), "evil.pkl", trusted=True)
+    untrusted = models.update(ws, info, trusted=False)
     with pytest.raises(FrontierError, match="not marked trusted"):
-        artifacts.load_model(ws, untrusted)
+        models.load_model(ws, untrusted)
     assert not marker.exists()
 
 
@@ -130,11 +130,11 @@ def test_skops_with_foreign_types_is_refused_unless_trusted(ws, kind):
     data, foreign = skops_with(kind)
     assert foreign in sio.get_untrusted_types(data=data)  # oracle: skops itself flags it
     with pytest.raises(FrontierError, match=re.escape(foreign)):
-        artifacts.register_bytes(ws, data, "model.skops")
-    assert artifacts.list_registered(ws) == []
-    info = artifacts.register_bytes(ws, data, "model.skops", trusted=True)
+        models.register_bytes(ws, data, "model.skops")
+    assert models.list_registered(ws) == []
+    info = models.register_bytes(ws, data, "model.skops", trusted=True)
     assert info.trusted and info.requires_trust
-    model = artifacts.load_model(ws, info)
+    model = models.load_model(ws, info)
     assert hasattr(model, "predict")
 
 
@@ -146,15 +146,15 @@ def test_trusted_skops_with_foreign_types_is_not_loaded_at_registration(ws, monk
         raise AssertionError("skops.io.loads called at registration")
 
     monkeypatch.setattr(sio, "loads", refuse)
-    info = artifacts.register_bytes(ws, data, "model.skops", trusted=True)
+    info = models.register_bytes(ws, data, "model.skops", trusted=True)
     assert info.code_bearing and info.n_parameters is None and info.task is None
 
 
 def test_plain_sklearn_skops_needs_no_trust(ws):
-    info = artifacts.register_file(ws, sample("digits_random_forest.skops"))
+    info = models.register_file(ws, sample("digits_random_forest.skops"))
     assert not info.trusted and not info.requires_trust
     assert info.estimator == "RandomForestClassifier"
-    assert artifacts.load_model(ws, info).n_estimators == 50
+    assert models.load_model(ws, info).n_estimators == 50
 
 
 # ----------------------------------------------------------------- .pt2
@@ -223,9 +223,9 @@ def test_pt2_with_pickled_content_is_refused_without_trust(tmp_path, ws, variant
 
     assert pt2_pickle_members(evil)
     with pytest.raises(FrontierError, match=r"fall back to pickle.*trusted"):
-        artifacts.register_file(ws, path)
+        models.register_file(ws, path)
     assert not marker.exists()
-    assert artifacts.list_registered(ws) == []
+    assert models.list_registered(ws) == []
 
     r = run_cli("benchmark", "--model", path, "--data", "iris", "--workspace", tmp_path / "cli-ws", "--json")
     assert r.returncode == 2 and len(r.stderr_lines) == 1, str(r)
@@ -246,7 +246,7 @@ def _quiet_load(torch, path: Path) -> None:
 def test_pt2_without_pickle_needs_no_trust(ws, with_sample_inputs):
     data = _exported_pt2(with_sample_inputs)
     assert pt2_pickle_members(data) == []
-    info = artifacts.register_bytes(ws, data, "tiny.pt2")
+    info = models.register_bytes(ws, data, "tiny.pt2")
     assert info.format == "torch_export" and not info.trusted and not info.requires_trust
     assert pt2_pickle_members(sample("digits_mlp.pt2").read_bytes()) == []
 
@@ -284,11 +284,11 @@ def test_onnx_external_data_outside_the_model_folder_is_refused(tmp_path, ws, lo
     path = folder / "model.onnx"
     path.write_bytes(_onnx_with_external(location, where=where))
     with pytest.raises(FrontierError, match="points outside its folder"):
-        artifacts.register_file(ws, path)
-    assert artifacts.list_registered(ws) == []
+        models.register_file(ws, path)
+    assert models.list_registered(ws) == []
     # without a folder to resolve against (an upload), external data is refused outright
     with pytest.raises(FrontierError, match="external files"):
-        artifacts.register_bytes(ws, path.read_bytes(), "model.onnx")
+        models.register_bytes(ws, path.read_bytes(), "model.onnx")
 
 
 @pytest.mark.parametrize("where", ["initializer", "constant"])
@@ -299,10 +299,10 @@ def test_onnx_external_data_inside_the_folder_is_accepted_and_copied(tmp_path, w
     (folder / "weights.bin").write_bytes(np.full(8, 2.0, np.float32).tobytes())
     path = folder / "model.onnx"
     path.write_bytes(_onnx_with_external("weights.bin", where=where))
-    info = artifacts.register_file(ws, path)
+    info = models.register_file(ws, path)
     assert (ws.artifacts / info.id / "weights.bin").read_bytes() == (folder / "weights.bin").read_bytes()
 
-    from engine.predictors import OnnxPredictor
+    from engine.models.predictors import OnnxPredictor
 
     out = OnnxPredictor(info.path(ws)).infer(np.ones((1, 4), np.float32))[0]
     np.testing.assert_allclose(out, [[8.0, 8.0]])

@@ -11,10 +11,10 @@ import pandas as pd
 import pytest
 from frontier_support import DIGITS_ONNX_NAME, FAST_BENCH, copy_workspace, run_cli, sample, snapshot
 
-from engine import artifacts, benchmark, datasets
+from engine import benchmark, datasets, models
 from engine.errors import FrontierError
-from engine.latency import LatencySettings
-from engine.store import ResultStore, RunRecord, run_key
+from engine.measure.latency import LatencySettings
+from engine.results import ResultStore, RunRecord, run_key
 from engine.workspace import Workspace, staged_dir
 
 # The configuration FAST_BENCH gives on the command line, built through the API.
@@ -76,7 +76,7 @@ def test_plan_matches_the_cli_run_and_new_settings_make_new_runs(digits_comparis
     ws = Workspace(digits_comparison.workspace)  # read-only use: plan() writes nothing
     before = snapshot(ws.root)
     ds = datasets.builtin("digits")
-    info = artifacts.describe_bytes(sample("digits_mlp.onnx").read_bytes(), "digits_mlp.onnx")
+    info = models.info_from_bytes(sample("digits_mlp.onnx").read_bytes(), "digits_mlp.onnx")
     same = benchmark.plan(ws, [info], ds, CLI_CONFIG).runs[0]
     assert same.run_id == digits_comparison.run_for("digits_mlp.onnx")["run_id"]
     assert same.cached
@@ -97,7 +97,7 @@ def test_plan_matches_the_cli_run_and_new_settings_make_new_runs(digits_comparis
 def test_a_new_seed_is_stored_beside_the_old_run(digits_comparison, tmp_path):
     ws = Workspace.open(copy_workspace(digits_comparison.workspace, tmp_path / "ws"))
     before = snapshot(ws.root)
-    info = artifacts.get(ws, digits_comparison.run_for("digits_mlp.onnx")["artifact_id"])
+    info = models.get(ws, digits_comparison.run_for("digits_mlp.onnx")["artifact_id"])
     ds = datasets.builtin("digits")
     p = benchmark.plan(ws, [info], ds, benchmark.BenchmarkConfig(seed=1, latency=None, threads=1))
     assert [r.cached for r in p.runs] == [False]
@@ -275,12 +275,12 @@ def test_sweep_removes_only_stale_staging_folders(tmp_path):
 # ------------------------------------------------ content-addressed registry
 def test_registering_the_same_model_twice_is_one_artifact(tmp_path):
     ws = Workspace.open(tmp_path / "ws")
-    a = artifacts.register_file(ws, sample("digits_mlp.onnx"))
-    b = artifacts.register_bytes(ws, sample("digits_mlp.onnx").read_bytes(), "renamed.onnx")
+    a = models.register_file(ws, sample("digits_mlp.onnx"))
+    b = models.register_bytes(ws, sample("digits_mlp.onnx").read_bytes(), "renamed.onnx")
     assert a.id == b.id
     assert [p.name for p in ws.artifacts.iterdir()] == [a.id]
     assert a.trusted is False
-    c = artifacts.register_file(ws, sample("digits_mlp.onnx"), trusted=True)
-    assert c.trusted and artifacts.get(ws, a.id).trusted  # trust only upgrades
-    artifacts.register_file(ws, sample("digits_mlp.onnx"), trusted=False)
-    assert artifacts.get(ws, a.id).trusted
+    c = models.register_file(ws, sample("digits_mlp.onnx"), trusted=True)
+    assert c.trusted and models.get(ws, a.id).trusted  # trust only upgrades
+    models.register_file(ws, sample("digits_mlp.onnx"), trusted=False)
+    assert models.get(ws, a.id).trusted

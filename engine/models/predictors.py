@@ -232,7 +232,7 @@ def _label_indices(labels: np.ndarray, classes: np.ndarray) -> np.ndarray:
 # ----------------------------------------------------------------- factory
 def make_predictor(model: Any, fmt: str, *, device: str = "cpu", threads: int | None = None,
                    precision: str = "fp32") -> Predictor:
-    """A predictor for a loaded model of format ``fmt`` (see :mod:`engine.artifacts`)."""
+    """A predictor for a loaded model of format ``fmt`` (see :mod:`engine.models`)."""
     if fmt in ("skops", "pickle"):
         if not hasattr(model, "predict"):
             raise FrontierError(f"the loaded object is a {type(model).__name__}, not a scikit-learn model with predict()")

@@ -331,7 +331,7 @@ def _walk_estimators(est: Any, depth: int = 0):
 
 
 # -------------------------------------------------------------- registration
-def inspect_bytes(data: bytes, name: str, *, trusted: bool, base_dir: Path | None = None) -> dict[str, Any]:
+def check_bytes(data: bytes, name: str, *, trusted: bool, base_dir: Path | None = None) -> dict[str, Any]:
     """Validate a model file and return its metadata, without registering it.
 
     Code-bearing formats are refused here unless ``trusted``; their metadata
@@ -365,11 +365,11 @@ def inspect_bytes(data: bytes, name: str, *, trusted: bool, base_dir: Path | Non
     return meta
 
 
-def describe_bytes(data: bytes, name: str, *, trusted: bool = False,
+def info_from_bytes(data: bytes, name: str, *, trusted: bool = False,
                    display_name: str | None = None, lineage: str = "uploaded",
                    source_path: Path | None = None) -> ArtifactInfo:
     """Validate a model file and describe it, writing nothing."""
-    meta = inspect_bytes(data, name, trusted=trusted,
+    meta = check_bytes(data, name, trusted=trusted,
                          base_dir=source_path.parent if source_path else None)
     return ArtifactInfo(
         id=hashlib.sha256(data).hexdigest()[:16], name=display_name or Path(name).name,
@@ -379,7 +379,7 @@ def describe_bytes(data: bytes, name: str, *, trusted: bool = False,
     )
 
 
-def store(ws: Workspace, info: ArtifactInfo, data: bytes) -> ArtifactInfo:
+def save(ws: Workspace, info: ArtifactInfo, data: bytes) -> ArtifactInfo:
     """Write a described model under ``artifacts/<id>/`` (idempotent; trust only upgrades)."""
     final = ws.artifacts / info.id
     if final.exists():
@@ -401,7 +401,7 @@ def store(ws: Workspace, info: ArtifactInfo, data: bytes) -> ArtifactInfo:
 
 def register_bytes(ws: Workspace, data: bytes, name: str, **options: Any) -> ArtifactInfo:
     """Validate and store a model; the same bytes always get the same id."""
-    return store(ws, describe_bytes(data, name, **options), data)
+    return save(ws, info_from_bytes(data, name, **options), data)
 
 
 def register_file(ws: Workspace, path: str | Path, *, trusted: bool = False,

@@ -1,7 +1,7 @@
 """Run jobs in a worker process with memory and time limits.
 
 A job is a folder ``jobs/<id>/`` with ``request.json``. A *supervisor* starts
-the worker (``python -m engine.runner work DIR``), polls its memory, elapsed
+the worker (``python -m engine.jobs.runner work DIR``), polls its memory, elapsed
 time and a cancel flag, and writes ``status.json``; the worker reports
 ``progress.json`` and leaves ``result.json`` or ``error.json``. The CLI
 supervises in its own process (:func:`run`); the dashboard starts a detached
@@ -158,7 +158,7 @@ def supervise(job_dir: Path, limits: Limits | None = None,
     log = open(job_dir / "worker.log", "ab")  # noqa: SIM115
     env = os.environ | {"PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")]))}
     env |= _thread_env(read_json(job_dir / "request.json").get("threads"))
-    proc = subprocess.Popen([sys.executable, "-m", "engine.runner", "work", str(job_dir)],
+    proc = subprocess.Popen([sys.executable, "-m", "engine.jobs.runner", "work", str(job_dir)],
                             stdout=log, stderr=log, stdin=subprocess.DEVNULL, env=env,
                             start_new_session=True, preexec_fn=_limit_address_space(limits))
     start = time.monotonic()
@@ -270,7 +270,7 @@ def submit(ws: Workspace, request: dict[str, Any], *, limits: Limits | None = No
     env = os.environ | {"PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")])),
                         "FRONTIER_WORKER_MEMORY_MB": str(limits.memory_mb),
                         "FRONTIER_WORKER_TIMEOUT_S": str(limits.time_s)}
-    proc = subprocess.Popen([sys.executable, "-m", "engine.runner", "supervise", str(job_dir)],
+    proc = subprocess.Popen([sys.executable, "-m", "engine.jobs.runner", "supervise", str(job_dir)],
                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                             stderr=open(job_dir / "supervisor.log", "ab"),  # noqa: SIM115
                             env=env, start_new_session=True)
@@ -320,20 +320,20 @@ def _work(job_dir: Path) -> int:
 def dispatch(ws: Workspace, request: dict[str, Any], progress: Callable[[float, str], None]) -> Any:
     kind = request.get("kind")
     if kind == "benchmark":
-        from engine.benchmark import execute
+        from engine.benchmark.execute import execute
 
         return {"run_ids": execute(ws, request, progress)}
-    if kind == "inspect":
-        from engine.inspect import inspect_artifact
+    if kind == "describe":
+        from engine.models.describe import describe_in_worker
 
-        return inspect_artifact(ws, request["artifact_id"])
+        return describe_in_worker(ws, request["artifact_id"])
     raise FrontierError(f"unknown job kind '{kind}'")
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) != 2 or argv[0] not in ("work", "supervise"):
-        print("usage: python -m engine.runner work|supervise JOB_DIR", file=sys.stderr)
+        print("usage: python -m engine.jobs.runner work|supervise JOB_DIR", file=sys.stderr)
         return 2
     job_dir = Path(argv[1])
     if argv[0] == "work":

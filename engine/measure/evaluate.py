@@ -18,7 +18,13 @@ from sklearn.model_selection import KFold, StratifiedKFold
 from engine.datasets import Prepared
 from engine.errors import FrontierError
 from engine.metrics import classification_metrics, regression_metrics
-from engine.predictors import Predictor, Scores, SklearnPredictor, make_predictor, model_input
+from engine.models.predictors import (
+    Predictor,
+    Scores,
+    SklearnPredictor,
+    make_predictor,
+    model_input,
+)
 
 Progress = Callable[[float, str], None]
 PREDICT_BATCH = 4096

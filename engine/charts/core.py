@@ -6,7 +6,7 @@ into a tidy :class:`pandas.DataFrame` (all the numbers, no drawing), and
 dashboard pages and the HTML report call the same pairs with the same
 parameters; tests assert on the records, not on pixels.
 
-Inputs are the store's tables (see :mod:`engine.store`): ``predictions`` has
+Inputs are the store's tables (see :mod:`engine.results`): ``predictions`` has
 ``row, fold, y_true, y_pred`` (class indices into the run's sorted classes)
 and ``proba_0 .. proba_{K-1}`` for classifiers that give probabilities;
 ``latency`` has one row per batch size; ``latency_samples`` has

@@ -8,26 +8,26 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine import artifacts
-from engine.artifacts import ArtifactInfo
+from engine import models
 from engine.errors import FrontierError
+from engine.models import ArtifactInfo
 from engine.workspace import Workspace
 
 
-def inspect_artifact(ws: Workspace, artifact_id: str) -> dict[str, Any]:
+def describe_in_worker(ws: Workspace, artifact_id: str) -> dict[str, Any]:
     """Load the artifact, fill in parameter count and input specs, save and return them."""
-    info = artifacts.get(ws, artifact_id)
-    changes = describe_loaded(info, artifacts.load_model(ws, info))
-    artifacts.update(ws, info, **changes)
+    info = models.get(ws, artifact_id)
+    changes = loaded_metadata(info, models.load_model(ws, info))
+    models.update(ws, info, **changes)
     return changes
 
 
-def describe_loaded(info: ArtifactInfo, model: Any) -> dict[str, Any]:
+def loaded_metadata(info: ArtifactInfo, model: Any) -> dict[str, Any]:
     """Metadata that only a loaded model can give (pickle, TorchScript, ``.pt2``)."""
     if info.format in ("skops", "pickle"):
         if not hasattr(model, "predict"):
             raise FrontierError(f"'{info.name}' loads as a {type(model).__name__}, not a scikit-learn model")
-        return artifacts.sklearn_metadata(model)
+        return models.sklearn_metadata(model)
     if info.format not in ("torchscript", "torch_export"):
         return {}
     module = model.module() if info.format == "torch_export" else model

@@ -1,0 +1,160 @@
+"""Plan a benchmark in the caller's process: validate everything, find stored runs, collect.
+
+:func:`plan` touches nothing: it checks the models against the dataset so bad
+input fails before any work starts, and marks the runs already in the store.
+:func:`collect` reads the stored summaries back once the job has run.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+from engine import ENGINE_VERSION, datasets
+from engine.datasets import Dataset, Prepared
+from engine.errors import FrontierError
+from engine.measure import environment
+from engine.measure.latency import LatencySettings
+from engine.models import ArtifactInfo
+from engine.results import ResultStore, run_key
+from engine.workspace import Workspace
+
+Progress = Callable[[float, str], None]
+SKLEARN_FORMATS = ("skops", "pickle")
+
+
+@dataclass(frozen=True)
+class BenchmarkConfig:
+    """What determines a benchmark's result (besides the model and the data)."""
+
+    target: str | None = None
+    drop: tuple[str, ...] = ()
+    cv: int = 5
+    seed: int = 0
+    as_is: bool = False
+    latency: LatencySettings | None = field(default_factory=LatencySettings)
+    threads: int | None = None
+    device: str = "cpu"
+
+    @property
+    def n_threads(self) -> int:
+        return self.threads or os.cpu_count() or 1
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["drop"] = list(self.drop)
+        d["threads"] = self.n_threads
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> BenchmarkConfig:
+        lat = d.get("latency")
+        return cls(**(d | {"drop": tuple(d.get("drop", ())),
+                           "latency": LatencySettings(**(lat | {"batch_sizes": tuple(lat["batch_sizes"])})) if lat else None}))
+
+
+@dataclass(frozen=True)
+class PlannedRun:
+    run_id: str
+    artifact: ArtifactInfo
+    name: str
+    mode: str
+    cached: bool
+
+
+@dataclass(frozen=True)
+class Plan:
+    dataset: Dataset
+    prepared: Prepared
+    config: BenchmarkConfig
+    runs: list[PlannedRun]
+    recompute: bool = False
+
+    @property
+    def pending(self) -> list[PlannedRun]:
+        return [r for r in self.runs if not r.cached]
+
+    def to_request(self) -> dict[str, Any]:
+        return {
+            "kind": "benchmark", "threads": self.config.n_threads, "dataset_id": self.dataset.id, "dataset_name": self.dataset.name,
+            "task": self.prepared.task, "config": self.config.to_dict(), "recompute": self.recompute,
+            "runs": [{"run_id": r.run_id, "artifact_id": r.artifact.id, "name": r.name, "mode": r.mode}
+                     for r in self.pending],
+        }
+
+
+# ------------------------------------------------------------------ planning
+def plan(ws: Workspace, infos: list[ArtifactInfo], dataset: Dataset, config: BenchmarkConfig,
+         *, names: list[str] | None = None, use_cache: bool = True) -> Plan:
+    """Validate the models ``infos`` against ``dataset`` and find which runs are already stored."""
+    if not infos:
+        raise FrontierError("choose at least one model to benchmark")
+    if config.device.startswith("cuda"):
+        _require_cuda()
+    tasks = {m.task for m in infos if m.task}
+    if len(tasks) > 1:
+        raise FrontierError("the chosen models mix classifiers and regressors; benchmark them separately")
+    numeric = not all(m.format in SKLEARN_FORMATS and m.accepts_non_numeric for m in infos)
+    prep = datasets.prepare(dataset, target=config.target, drop=config.drop, task=next(iter(tasks), None),
+                            n_splits=config.cv, numeric=numeric)
+    if dataset.kind == "tabular" and config.target is None:  # the default and its name are one request
+        config = replace(config, target=dataset.default_target)
+    store = ResultStore(ws)
+    runs = []
+    for i, info in enumerate(infos):
+        check_compatible(info, prep, as_is=config.as_is)
+        mode = "cv-refit" if info.format in SKLEARN_FORMATS and not config.as_is else "as-is"
+        rid = run_key(artifact=info.id, dataset=dataset.id, config=config.to_dict() | {"mode": mode},
+                      task=prep.task, engine=ENGINE_VERSION, hardware=environment.hardware_fingerprint())
+        name = (names[i] if names and i < len(names) and names[i] else info.name)
+        runs.append(PlannedRun(rid, info, name, mode, cached=use_cache and store.has(rid)))
+    return Plan(dataset, prep, config, runs, recompute=not use_cache)
+
+
+def check_compatible(info: ArtifactInfo, prep: Prepared, *, as_is: bool) -> None:
+    """Raise a clear error when ``info`` cannot take ``prep``'s inputs (static checks only)."""
+    if info.format in SKLEARN_FORMATS:
+        if prep.is_image:
+            raise FrontierError(f"'{info.name}' is a scikit-learn model and needs a tabular dataset, not images")
+        if info.task == "classification" and prep.task == "regression":
+            raise FrontierError(f"'{info.name}' is a classifier but the target is continuous; pick a class column as --target")
+        if as_is and info.n_features is not None and info.n_features != prep.n_features:
+            raise FrontierError(
+                f"'{info.name}' was fitted on {info.n_features} features but the dataset gives {prep.n_features}; check --target and --drop")
+        if as_is and info.feature_names:
+            missing = [c for c in info.feature_names if c not in prep.feature_names]
+            if missing:
+                raise FrontierError(f"'{info.name}' needs column(s) the dataset lacks: {', '.join(missing[:5])}")
+        return
+    if info.format in ("onnx", "torch_export") and info.inputs:
+        shape = info.inputs[0].get("shape")
+        if shape:
+            expected = tuple(shape[1:])
+            got = prep.input_shape
+            if len(expected) != len(got) or any(isinstance(e, int) and e > 0 and e != g for e, g in zip(expected, got, strict=False)):
+                raise FrontierError(
+                    f"'{info.name}' takes inputs of shape {_fmt_shape(shape)} but the dataset gives rows of shape {_fmt_shape(['N', *got])}; pick the matching dataset")
+
+
+def _fmt_shape(shape) -> str:
+    return "(" + ", ".join(str(d if d not in (None, 0) else "N") for d in shape) + ")"
+
+
+def _require_cuda() -> None:
+    import torch
+
+    if not torch.cuda.is_available():
+        raise FrontierError("--device cuda was asked for but no CUDA GPU is visible; use --device cpu")
+
+
+# --------------------------------------------------------------- collecting
+def collect(ws: Workspace, p: Plan) -> list[dict[str, Any]]:
+    """Stored summaries for every planned run, marked ``cached`` when served from the store."""
+    store = ResultStore(ws)
+    out = []
+    for r in p.runs:
+        s = store.summary(r.run_id)
+        out.append(s | {"model": r.name, "cached": r.cached})
+    return out

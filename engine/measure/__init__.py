@@ -1,0 +1,1 @@
+"""Measurement: cross-validated evaluation, the latency harness and the environment record."""

@@ -1,0 +1,44 @@
+"""Settings read from the environment, in one place, at the moment they are needed.
+
+Every knob a deployment can turn is an environment variable named here; the
+functions read it on each call so tests and long-running servers see changes.
+A malformed value is a one-line error naming the variable.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from engine.errors import FrontierError
+
+DEFAULT_WORKSPACE = "workspace"
+
+
+def _number(name: str, default: float, *, minimum: float = 0) -> float:
+    raw = os.environ.get(name)
+    if raw is None or not raw.strip():
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise FrontierError(f"{name}={raw!r} is not a number; set it to e.g. {default:g}") from None
+    if not value > minimum:
+        raise FrontierError(f"{name} must be greater than {minimum:g}, got {raw}")
+    return value
+
+
+def workspace_root(root: str | os.PathLike[str] | None = None) -> Path:
+    """``root``, else ``$FRONTIER_WORKSPACE``, else ``./workspace``, resolved."""
+    path = Path(root or os.environ.get("FRONTIER_WORKSPACE") or DEFAULT_WORKSPACE)
+    return path.expanduser().resolve()
+
+
+def worker_memory_mb() -> int:
+    """Memory limit of one worker process tree (``FRONTIER_WORKER_MEMORY_MB``, default 4096)."""
+    return int(_number("FRONTIER_WORKER_MEMORY_MB", 4096))
+
+
+def worker_timeout_s() -> float:
+    """Wall-time limit of one worker (``FRONTIER_WORKER_TIMEOUT_S``, default 1800)."""
+    return _number("FRONTIER_WORKER_TIMEOUT_S", 1800)
