@@ -3,22 +3,74 @@
 A :class:`FrontierError` carries a single line that says what is wrong and
 what to do about it; the CLI prints it on stderr, the dashboard in
 ``st.error``. Anything else escaping is a bug.
+
+Errors speak the words of the place the input was made. Engine code names a
+user option with :func:`option` (``option("drop", "Name")``); the message
+renders as ``--drop Name`` for the CLI (:attr:`FrontierError.message`) and as
+``'Drop columns': Name`` for the dashboard (:attr:`FrontierError.ui_message`).
 """
 
 from __future__ import annotations
 
+import re
+
 MAX_LINE = 300
+
+# option -> (CLI words, dashboard words); one place for both vocabularies
+OPTIONS: dict[str, tuple[str, str]] = {
+    "model": ("--model", "'Models'"),
+    "data": ("--data", "'Dataset'"),
+    "target": ("--target", "'Target column'"),
+    "drop": ("--drop", "'Drop columns'"),
+    "cv": ("--cv", "'Folds'"),
+    "seed": ("--seed", "'Seed'"),
+    "as_is": ("--as-is", "'Evaluate scikit-learn models as-is'"),
+    "trust": ("--trust", "'I trust this file'"),
+    "name": ("--name", "'Display name'"),
+    "batch_sizes": ("--batch-sizes", "'Batch sizes'"),
+    "latency_time": ("--latency-time", "'Minimum time per batch size'"),
+    "latency_count": ("--latency-count", "'Minimum timed calls'"),
+    "threads": ("--threads", "'Threads'"),
+    "device": ("--device", "'Device'"),
+    "time_limit": ("--time-limit", "'Time limit per model step'"),
+}
+_MARK = re.compile("\x02([a-z_]+)(?:\x01([^\x03]*))?\x03")
+
+
+def option(name: str, value: object = None) -> str:
+    """A reference to a user option (and optionally a value) inside an error message."""
+    if name not in OPTIONS:
+        raise KeyError(f"unknown option {name!r}; add it to engine.errors.OPTIONS")
+    clean = "" if value is None else str(value).replace("\x02", "").replace("\x03", "").replace("\x01", "")
+    return f"\x02{name}\x01{clean}\x03" if value is not None else f"\x02{name}\x03"
+
+
+def _render(template: str, *, ui: bool) -> str:
+    def sub(m: re.Match[str]) -> str:
+        cli, words = OPTIONS[m.group(1)]
+        value = m.group(2)
+        if value is None:
+            return words if ui else cli
+        return f"{words}: {value}" if ui else f"{cli} {value}"
+    return _MARK.sub(sub, template)
 
 
 class FrontierError(Exception):
     """A user-facing error: one line, says what to fix."""
 
     def __init__(self, message: str) -> None:
-        super().__init__(" ".join(str(message).split()))
+        self.template = " ".join(str(message).split())
+        super().__init__(_render(self.template, ui=False))
 
     @property
     def message(self) -> str:
+        """The message in the CLI's words (flags)."""
         return self.args[0]
+
+    @property
+    def ui_message(self) -> str:
+        """The message in the dashboard's words (widget labels)."""
+        return _render(self.template, ui=True)
 
 
 def first_line(exc: BaseException, limit: int = MAX_LINE) -> str:

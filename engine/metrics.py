@@ -1,63 +1,176 @@
-"""Per-fold metrics, all computed by scikit-learn.
+"""The metric registry: the only place a metric is defined.
 
-Inputs are class indices into the dataset's sorted classes and probability
-columns in the same order, so every backend is scored identically.
+Each :class:`Metric` names its label, task, direction, the scikit-learn
+function that computes it (with its arguments) and whether it needs class
+probabilities. Per-fold scoring, stored summaries, results tables, metric
+pickers, charts, the CLI table and later Pareto fronts, significance tests and
+Optuna objectives all read their metric lists and directions from here.
+
+Scoring inputs are class indices into the dataset's sorted classes and
+probability columns in the same order, so every backend is scored identically.
 """
 
 from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Literal
 
 import numpy as np
 from sklearn import metrics as skm
 
-CLASSIFICATION_METRICS = (
-    "accuracy", "balanced_accuracy", "precision_macro", "recall_macro", "f1_macro",
-    "precision_weighted", "recall_weighted", "f1_weighted", "roc_auc", "log_loss",
-)
-REGRESSION_METRICS = ("rmse", "mae", "r2")
+Task = Literal["classification", "regression"]
+Input = Literal["labels", "proba", "values"]
 
 
-def classification_metrics(y: np.ndarray, pred: np.ndarray, proba: np.ndarray | None,
-                           n_classes: int) -> dict[str, float | None]:
-    """Scores for one fold; ``roc_auc``/``log_loss`` are None without probabilities."""
-    labels = np.arange(n_classes)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        out: dict[str, float | None] = {
-            "accuracy": skm.accuracy_score(y, pred),
-            "balanced_accuracy": skm.balanced_accuracy_score(y, pred),
-        }
-        for avg in ("macro", "weighted"):
-            p, r, f, _ = skm.precision_recall_fscore_support(
-                y, pred, labels=labels, average=avg, zero_division=0)
-            out |= {f"precision_{avg}": p, f"recall_{avg}": r, f"f1_{avg}": f}
-        out["roc_auc"] = roc_auc(y, proba, n_classes)
-        out["log_loss"] = skm.log_loss(y, proba, labels=labels) if proba is not None else None
-    return {k: (None if v is None else float(v)) for k, v in out.items()}
-
-
-def roc_auc(y: np.ndarray, proba: np.ndarray | None, n_classes: int) -> float | None:
-    """One-vs-rest macro ROC-AUC, or None where undefined (no scores, or a class absent)."""
-    if proba is None or len(np.unique(y)) < 2:
+def _roc_auc(y: np.ndarray, proba: np.ndarray, *, labels: np.ndarray) -> float | None:
+    """Binary ROC-AUC on the positive class, one-vs-rest macro for multiclass; None where
+    undefined (a fold holding a single class, or missing a class in multiclass)."""
+    present = np.unique(y)
+    if len(present) < 2:
         return None
     try:
-        if n_classes == 2:
+        if len(labels) == 2:
             return float(skm.roc_auc_score(y, proba[:, 1]))
-        if len(np.unique(y)) < n_classes:
+        if len(present) < len(labels):
             return None
-        return float(skm.roc_auc_score(y, proba, multi_class="ovr", labels=np.arange(n_classes)))
+        return float(skm.roc_auc_score(y, proba, multi_class="ovr", labels=labels))
     except ValueError:
         return None
 
 
-def regression_metrics(y: np.ndarray, pred: np.ndarray) -> dict[str, float]:
-    return {
-        "rmse": float(skm.root_mean_squared_error(y, pred)),
-        "mae": float(skm.mean_absolute_error(y, pred)),
-        "r2": float(skm.r2_score(y, pred)),
-    }
+@dataclass(frozen=True)
+class Metric:
+    """One metric: how it is computed, shown and compared."""
+
+    name: str
+    label: str
+    task: Task
+    higher_is_better: bool
+    function: Callable[..., Any]
+    kwargs: Mapping[str, Any] = field(default_factory=dict)
+    inputs: Input = "labels"
+    bounded: bool = True  # in [0, 1]: shown with fixed decimals; unbounded values use significant digits
+    help: str = ""
+
+    @property
+    def needs_proba(self) -> bool:
+        return self.inputs == "proba"
+
+    @property
+    def direction(self) -> Literal["maximize", "minimize"]:
+        """Optuna's word for the direction."""
+        return "maximize" if self.higher_is_better else "minimize"
+
+    @property
+    def better_word(self) -> str:
+        return "higher is better" if self.higher_is_better else "lower is better"
+
+    def better(self, a: float, b: float) -> bool:
+        """Whether ``a`` is strictly better than ``b``."""
+        return a > b if self.higher_is_better else a < b
+
+    def best(self, values: Any) -> float | None:
+        """The best of ``values`` (NaN/None ignored), or None."""
+        arr = np.asarray([v for v in values if v is not None], dtype=float)
+        arr = arr[~np.isnan(arr)]
+        if not len(arr):
+            return None
+        return float(arr.max() if self.higher_is_better else arr.min())
+
+    def format(self, value: float | None) -> str:
+        """A value as the tables show it: 4 decimals in [0, 1], else 4 significant digits."""
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            return "n/a"
+        return f"{value:.4f}" if self.bounded else f"{value:.4g}"
+
+    def score(self, y: np.ndarray, pred: np.ndarray | None, proba: np.ndarray | None,
+              labels: np.ndarray | None = None) -> float | None:
+        """This metric for one fold; None when its input is missing or it is undefined."""
+        first = {"labels": pred, "values": pred, "proba": proba}[self.inputs]
+        if first is None:
+            return None
+        kwargs = dict(self.kwargs)
+        if "labels" in kwargs or self.function is _roc_auc:
+            kwargs["labels"] = labels
+        value = self.function(y, first, **kwargs)
+        return None if value is None else float(value)
+
+
+_ZERO = {"zero_division": 0}
+REGISTRY: tuple[Metric, ...] = (
+    Metric("accuracy", "Accuracy", "classification", True, skm.accuracy_score,
+           help="share of rows whose predicted class is right"),
+    Metric("balanced_accuracy", "Balanced accuracy", "classification", True, skm.balanced_accuracy_score,
+           help="mean recall over classes"),
+    Metric("f1_macro", "F1 (macro)", "classification", True, skm.f1_score,
+           {"average": "macro", "labels": None, **_ZERO}, help="F1 per class, averaged with equal weights"),
+    Metric("f1_weighted", "F1 (weighted)", "classification", True, skm.f1_score,
+           {"average": "weighted", "labels": None, **_ZERO}, help="F1 per class, weighted by class size"),
+    Metric("precision_macro", "Precision (macro)", "classification", True, skm.precision_score,
+           {"average": "macro", "labels": None, **_ZERO}),
+    Metric("precision_weighted", "Precision (weighted)", "classification", True, skm.precision_score,
+           {"average": "weighted", "labels": None, **_ZERO}),
+    Metric("recall_macro", "Recall (macro)", "classification", True, skm.recall_score,
+           {"average": "macro", "labels": None, **_ZERO}),
+    Metric("recall_weighted", "Recall (weighted)", "classification", True, skm.recall_score,
+           {"average": "weighted", "labels": None, **_ZERO}),
+    Metric("roc_auc", "ROC-AUC", "classification", True, _roc_auc, inputs="proba",
+           help="area under the ROC curve; one-vs-rest macro average for more than two classes"),
+    Metric("log_loss", "Log loss", "classification", False, skm.log_loss, {"labels": None},
+           inputs="proba", bounded=False, help="cross-entropy of the predicted probabilities"),
+    Metric("rmse", "RMSE", "regression", False, skm.root_mean_squared_error, inputs="values", bounded=False,
+           help="root mean squared error, in the target's units"),
+    Metric("mae", "MAE", "regression", False, skm.mean_absolute_error, inputs="values", bounded=False,
+           help="mean absolute error, in the target's units"),
+    Metric("r2", "R²", "regression", True, skm.r2_score, inputs="values", bounded=False,
+           help="coefficient of determination (1 is perfect)"),
+)
+BY_NAME: Mapping[str, Metric] = MappingProxyType({m.name: m for m in REGISTRY})
+PRIMARY: Mapping[str, str] = MappingProxyType({"classification": "accuracy", "regression": "rmse"})
+
+
+def get(name: str) -> Metric:
+    """The metric called ``name``; a KeyError names the known ones."""
+    try:
+        return BY_NAME[name]
+    except KeyError:
+        raise KeyError(f"unknown metric {name!r}; known: {', '.join(BY_NAME)}") from None
+
+
+def for_task(task: str) -> tuple[Metric, ...]:
+    """The task's metrics in display order."""
+    return tuple(m for m in REGISTRY if m.task == task)
+
+
+def names(task: str) -> tuple[str, ...]:
+    return tuple(m.name for m in for_task(task))
+
+
+def primary(task: str) -> Metric:
+    """The metric a task's runs are ranked by first."""
+    return BY_NAME[PRIMARY[task]]
+
+
+CLASSIFICATION_METRICS = names("classification")
+REGRESSION_METRICS = names("regression")
+
+
+def classification_metrics(y: np.ndarray, pred: np.ndarray, proba: np.ndarray | None,
+                           n_classes: int) -> dict[str, float | None]:
+    """Every classification metric for one fold; those needing probabilities are None without them."""
+    labels = np.arange(n_classes)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return {m.name: m.score(y, pred, proba, labels) for m in for_task("classification")}
+
+
+def regression_metrics(y: np.ndarray, pred: np.ndarray) -> dict[str, float | None]:
+    """Every regression metric for one fold."""
+    return {m.name: m.score(y, pred, None) for m in for_task("regression")}
 
 
 def mean_std(values: list[float | None]) -> tuple[float | None, float | None]:

@@ -42,3 +42,14 @@ def worker_memory_mb() -> int:
 def worker_timeout_s() -> float:
     """Wall-time limit of one worker (``FRONTIER_WORKER_TIMEOUT_S``, default 1800)."""
     return _number("FRONTIER_WORKER_TIMEOUT_S", 1800)
+
+
+def max_data_mb() -> float:
+    """Largest dataset, decompressed in memory (``FRONTIER_MAX_DATA_MB``, default 1024)."""
+    return _number("FRONTIER_MAX_DATA_MB", 1024)
+
+
+def max_model_mb() -> float:
+    """Largest model file, and largest decompressed member of a model archive
+    (``FRONTIER_MAX_MODEL_MB``, default 1024)."""
+    return _number("FRONTIER_MAX_MODEL_MB", 1024)
