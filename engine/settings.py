@@ -53,3 +53,14 @@ def max_model_mb() -> float:
     """Largest model file, and largest decompressed member of a model archive
     (``FRONTIER_MAX_MODEL_MB``, default 1024)."""
     return _number("FRONTIER_MAX_MODEL_MB", 1024)
+
+
+def step_time_s() -> float:
+    """Default time limit of one model step: loading, a fold's fit, a latency sweep
+    (``FRONTIER_STEP_TIME_S``, default 900)."""
+    return _number("FRONTIER_STEP_TIME_S", 900)
+
+
+def max_step_time_s() -> float:
+    """The most a user may ask for one step (``FRONTIER_MAX_STEP_TIME_S``, default 3600)."""
+    return _number("FRONTIER_MAX_STEP_TIME_S", 3600)
