@@ -176,14 +176,15 @@ def _jsonable(run: dict[str, Any]) -> dict[str, Any]:
 
 
 def _print_table(runs: list[dict[str, Any]]) -> None:
-    regression = runs and runs[0]["task"] == "regression"
-    cols = (["model", "mode", "rmse", "mae", "r2"] if regression
-            else ["model", "mode", "accuracy", "f1_macro", "roc_auc", "log_loss"])
-    cols += ["p50 ms", "p95 ms", "rows/s", "size", "cached"]
+    from engine import metrics
+
+    task = runs[0]["task"] if runs else "classification"
+    shown = [m for m in metrics.for_task(task) if m.headline]
+    cols = ["model", "mode", *(m.name for m in shown), "p50 ms", "p95 ms", "rows/s", "size", "cached"]
     rows = []
     for r in runs:
-        metrics = [_pm(r, m) for m in cols[2:-5]]
-        rows.append([r["model"], r["mode"], *metrics, _num(r.get("latency_p50_ms")), _num(r.get("latency_p95_ms")),
+        cells = [_pm(r, m) for m in shown]
+        rows.append([r["model"], r["mode"], *cells, _num(r.get("latency_p50_ms")), _num(r.get("latency_p95_ms")),
                      _num(r.get("throughput_per_s"), 0), _size(r["size_bytes"]), "yes" if r["cached"] else "no"])
     widths = [max(len(str(x)) for x in col) for col in zip(cols, *rows, strict=False)]
     for row in [cols, *rows]:
@@ -191,9 +192,9 @@ def _print_table(runs: list[dict[str, Any]]) -> None:
     print(f"\nresults: run ids {', '.join(r['run_id'] for r in runs)}", file=sys.stderr)
 
 
-def _pm(r: dict[str, Any], metric: str) -> str:
-    mean, std = r.get(f"{metric}_mean"), r.get(f"{metric}_std")
-    return "n/a" if mean is None else f"{mean:.4f} ± {std:.4f}"
+def _pm(r: dict[str, Any], metric) -> str:
+    mean, std = r.get(f"{metric.name}_mean"), r.get(f"{metric.name}_std")
+    return "n/a" if mean is None else f"{metric.format(mean)} ± {metric.format(std)}"
 
 
 def _num(v: Any, digits: int = 3) -> str:

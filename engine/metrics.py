@@ -55,6 +55,7 @@ class Metric:
     inputs: Input = "labels"
     bounded: bool = True  # in [0, 1]: shown with fixed decimals; unbounded values use significant digits
     help: str = ""
+    headline: bool = False  # shown in compact tables (the CLI's), not only in full ones
 
     @property
     def needs_proba(self) -> bool:
@@ -103,11 +104,12 @@ class Metric:
 _ZERO = {"zero_division": 0}
 REGISTRY: tuple[Metric, ...] = (
     Metric("accuracy", "Accuracy", "classification", True, skm.accuracy_score,
-           help="share of rows whose predicted class is right"),
+           help="share of rows whose predicted class is right", headline=True),
     Metric("balanced_accuracy", "Balanced accuracy", "classification", True, skm.balanced_accuracy_score,
            help="mean recall over classes"),
     Metric("f1_macro", "F1 (macro)", "classification", True, skm.f1_score,
-           {"average": "macro", "labels": None, **_ZERO}, help="F1 per class, averaged with equal weights"),
+           {"average": "macro", "labels": None, **_ZERO}, help="F1 per class, averaged with equal weights",
+           headline=True),
     Metric("f1_weighted", "F1 (weighted)", "classification", True, skm.f1_score,
            {"average": "weighted", "labels": None, **_ZERO}, help="F1 per class, weighted by class size"),
     Metric("precision_macro", "Precision (macro)", "classification", True, skm.precision_score,
@@ -119,15 +121,15 @@ REGISTRY: tuple[Metric, ...] = (
     Metric("recall_weighted", "Recall (weighted)", "classification", True, skm.recall_score,
            {"average": "weighted", "labels": None, **_ZERO}),
     Metric("roc_auc", "ROC-AUC", "classification", True, _roc_auc, inputs="proba",
-           help="area under the ROC curve; one-vs-rest macro average for more than two classes"),
+           help="area under the ROC curve; one-vs-rest macro average for more than two classes", headline=True),
     Metric("log_loss", "Log loss", "classification", False, skm.log_loss, {"labels": None},
-           inputs="proba", bounded=False, help="cross-entropy of the predicted probabilities"),
+           inputs="proba", bounded=False, help="cross-entropy of the predicted probabilities", headline=True),
     Metric("rmse", "RMSE", "regression", False, skm.root_mean_squared_error, inputs="values", bounded=False,
-           help="root mean squared error, in the target's units"),
+           help="root mean squared error, in the target's units", headline=True),
     Metric("mae", "MAE", "regression", False, skm.mean_absolute_error, inputs="values", bounded=False,
-           help="mean absolute error, in the target's units"),
+           help="mean absolute error, in the target's units", headline=True),
     Metric("r2", "R²", "regression", True, skm.r2_score, inputs="values", bounded=False,
-           help="coefficient of determination (1 is perfect)"),
+           help="coefficient of determination (1 is perfect)", headline=True),
 )
 BY_NAME: Mapping[str, Metric] = MappingProxyType({m.name: m for m in REGISTRY})
 PRIMARY: Mapping[str, str] = MappingProxyType({"classification": "accuracy", "regression": "rmse"})

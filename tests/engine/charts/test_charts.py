@@ -268,26 +268,64 @@ def test_fold_metrics_info_mean_std():
 
 
 # ------------------------------------------------------------ results table
-def test_results_table_keeps_numbers_numeric_and_drops_absent_metrics():
+def test_results_table_puts_decision_columns_first_and_keeps_numbers_numeric():
     runs = pd.DataFrame([
         {"model": "x", "dataset": "d", "task": "classification", "mode": "cv-refit", "format": "skops",
          "accuracy_mean": 0.9, "accuracy_std": 0.01, "roc_auc_mean": None, "roc_auc_std": None,
+         "f1_macro_mean": 0.88, "f1_macro_std": 0.02,
          "latency_p50_ms": 0.5, "latency_p95_ms": 0.7, "latency_p99_ms": 0.9, "throughput_per_s": 1e4,
          "size_bytes": 100, "run_id": "0123456789abcdef", "config": {"cv": 5}},
         {"model": "y", "dataset": "d", "task": "classification", "mode": "as-is", "format": "onnx",
          "accuracy_mean": 0.95, "accuracy_std": 0.02, "roc_auc_mean": None, "roc_auc_std": None,
+         "f1_macro_mean": 0.80, "f1_macro_std": 0.03,
          "latency_p50_ms": 0.1, "latency_p95_ms": 0.2, "latency_p99_ms": 0.3, "throughput_per_s": 5e4,
          "size_bytes": 200, "run_id": "fedcba9876543210", "config": {"cv": 5}},
     ])
-    table = charts.results_table(runs)
-    assert list(table.columns[:6]) == ["model", "dataset", "mode", "format", "accuracy_mean", "accuracy_std"]
-    assert table.columns.get_loc("latency_p50_ms") < table.columns.get_loc("run_id")
+    info = charts.results_table_info(runs)
+    assert info.decision_columns == ("model", "accuracy_mean", "accuracy_std", "latency_p50_ms", "latency_p95_ms",
+                                     "throughput_per_s", "size_bytes")
+    table = info.frame
+    assert list(table.columns[:7]) == list(info.decision_columns)
+    assert set(info.other_columns) == set(table.columns) - set(info.decision_columns)
     assert "roc_auc_mean" not in table and "config" not in table
-    assert table["run_id"].tolist() == ["0123456789abcdef", "fedcba9876543210"]
+    assert table["run_id"].tolist() == ["fedcba9876543210", "0123456789abcdef"]  # best accuracy first
     for col in ("accuracy_mean", "latency_p50_ms", "throughput_per_s", "size_bytes"):
         assert pd.api.types.is_numeric_dtype(table[col])
-    assert table.sort_values("latency_p50_ms")["model"].tolist() == ["y", "x"]
     assert charts.results_table(pd.DataFrame()).empty
+
+
+def _brute_force_best(table: pd.DataFrame, column: str, higher: bool) -> tuple[int, ...]:
+    values = [v for v in table[column].tolist() if v == v]
+    target = max(values) if higher else min(values)
+    return tuple(i for i, v in enumerate(table[column].tolist()) if v == target)
+
+
+@pytest.mark.parametrize("task", ["classification", "regression"])
+def test_results_table_sorts_by_the_primary_metric_and_marks_the_best_like_brute_force(task):
+    from engine import metrics
+
+    rng = np.random.default_rng(7)
+    n = 12
+    runs = pd.DataFrame({"model": [f"m{i}" for i in range(n)], "task": task,
+                         "latency_p50_ms": rng.choice([0.1, 0.2, 0.3], n), "throughput_per_s": rng.random(n) * 1e4,
+                         "size_bytes": rng.integers(1, 5, n)})
+    for m in metrics.for_task(task):
+        runs[f"{m.name}_mean"] = rng.choice([0.5, 0.7, 0.9, np.nan], n)
+        runs[f"{m.name}_std"] = 0.01
+    info = charts.results_table_info(runs)
+    primary = metrics.primary(task)
+    assert info.primary == (primary.name,)
+    ranked = info.frame[f"{primary.name}_mean"].to_numpy(dtype=float)
+    finite = ranked[~np.isnan(ranked)]
+    assert list(finite) == sorted(finite, reverse=primary.higher_is_better)  # best first
+    assert np.isnan(ranked[len(finite):]).all()  # runs without the metric last
+    for m in metrics.for_task(task):
+        column = f"{m.name}_mean"
+        assert info.higher_is_better[column] is m.higher_is_better
+        assert info.best[column] == _brute_force_best(info.frame, column, m.higher_is_better)
+    assert info.best["latency_p50_ms"] == _brute_force_best(info.frame, "latency_p50_ms", False)
+    assert info.best["throughput_per_s"] == _brute_force_best(info.frame, "throughput_per_s", True)
+    assert info.best["size_bytes"] == _brute_force_best(info.frame, "size_bytes", False)
 
 
 def test_tradeoff_info_and_figure():
@@ -324,3 +362,93 @@ def test_real_out_of_fold_predictions(iris_predictions):
 def test_charts_module_does_not_import_streamlit():
     code = "import sys, engine.charts; sys.exit('streamlit' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
+# ------------------------------------------------------ plain-text labels
+HOSTILE = '<a href="http://evil.example/">click</a> <b>bold</b> <img src=x>'
+
+
+def _all_text(fig) -> str:
+    """Every string Plotly would render as (limited) HTML in a figure."""
+    parts = [str(fig.layout.title.text or "")]
+    for trace in fig.data:
+        for attr in ("name", "hovertemplate", "x", "y", "text"):
+            value = getattr(trace, attr, None)
+            if isinstance(value, str):
+                parts.append(value)
+            elif value is not None and attr in ("x", "y", "text"):
+                parts += [str(v) for v in np.ravel(np.asarray(value, dtype=object))]
+    for axis in ("xaxis", "yaxis"):
+        ticks = getattr(fig.layout, axis).ticktext
+        parts += [str(t) for t in ticks or ()]
+    parts += [str(a.text) for a in fig.layout.annotations or ()]
+    return "\n".join(parts)
+
+
+def test_user_strings_are_drawn_as_plain_text_in_every_chart(multi, binary):
+    """A model or class name carrying HTML must not become a link or an image inside a chart."""
+    preds = {HOSTILE: multi["model A"]}
+    classes = [HOSTILE, "b", "c", "d"]
+    folds = {HOSTILE: pd.DataFrame({"fold": [0, 1], "accuracy": [0.8, 0.9]})}
+    runs = pd.DataFrame({"model": [HOSTILE], "accuracy_mean": [0.9], "accuracy_std": [0.1],
+                         "latency_p50_ms": [1.0], "throughput_per_s": [10.0], "size_bytes": [1]})
+    lat = pd.DataFrame({"batch_size": [1, 8], "p50_ms": [1.0, 2.0], "p95_ms": [1.5, 2.5], "p99_ms": [2.0, 3.0],
+                        "throughput_per_s": [1e3, 4e3], "noisy": [False, False]})
+    samples = pd.DataFrame({"batch_size": 1, "call": range(5), "seconds": np.arange(1, 6) * 1e-3})
+    reg = pd.DataFrame({"row": range(4), "fold": 0, "y_true": [1.0, 2, 3, 4], "y_pred": [1.1, 2, 2.9, 4.2]})
+    roc = charts.roc_curve_info(preds, classes)
+    pr = charts.pr_curve_info(preds, classes)
+    figures = [
+        charts.confusion_matrix_figure(charts.confusion_matrix_info(preds[HOSTILE], classes), title=HOSTILE),
+        charts.roc_curve_figure(roc, curve=HOSTILE), charts.roc_curve_figure(roc),
+        charts.pr_curve_figure(pr, curve=HOSTILE),
+        charts.calibration_figure(charts.calibration_info({HOSTILE: binary["good"]}, classes=["x", HOSTILE])),
+        charts.fold_metrics_figure(charts.fold_metrics_info(folds, "accuracy"), metric="accuracy"),
+        charts.tradeoff_figure(charts.tradeoff_info(runs, "accuracy")),
+        charts.latency_distribution_figure(charts.latency_distribution_info({HOSTILE: samples})),
+        charts.batch_sweep_figure(charts.batch_sweep_info({HOSTILE: lat})),
+        charts.residuals_figure(charts.residuals_info({HOSTILE: reg})),
+    ]
+    for fig in figures:
+        text = _all_text(fig)
+        assert "&lt;a href" in text or "&lt;b&gt;" in text, text[:500]  # the name is there, escaped
+        for raw in ("<a ", "<b>", "<img"):
+            assert raw not in text
+
+
+# ------------------------------------------------------------- axis ranges
+def test_a_perfect_bounded_metric_does_not_stretch_the_axis_to_two():
+    folds = {"a": pd.DataFrame({"fold": [0, 1, 2], "accuracy": [1.0, 1.0, 1.0]}),
+             "b": pd.DataFrame({"fold": [0, 1, 2], "accuracy": [1.0, 1.0, 1.0]})}
+    fig = charts.fold_metrics_figure(charts.fold_metrics_info(folds, "accuracy"), metric="accuracy")
+    low, high = fig.layout.yaxis.range
+    assert low < 1.0 <= high <= 1.01
+    runs = pd.DataFrame({"model": ["a"], "accuracy_mean": [1.0], "accuracy_std": [0.0], "latency_p50_ms": [0.2]})
+    low, high = charts.tradeoff_figure(charts.tradeoff_info(runs, "accuracy")).layout.yaxis.range
+    assert low < 1.0 <= high <= 1.01
+
+
+def test_an_unbounded_metric_keeps_its_own_scale():
+    folds = {"a": pd.DataFrame({"fold": [0, 1], "rmse": [40000.0, 42000.0]})}
+    low, high = charts.fold_metrics_figure(charts.fold_metrics_info(folds, "rmse"), metric="rmse").layout.yaxis.range
+    assert low < 40000 and 42000 < high < 45000
+
+
+def test_log_axes_label_only_powers_of_ten_across_decades():
+    runs = pd.DataFrame({"model": ["a", "b"], "accuracy_mean": [0.9, 0.8], "accuracy_std": [0.0, 0.0],
+                         "latency_p50_ms": [0.01, 0.5]})
+    axis = charts.tradeoff_figure(charts.tradeoff_info(runs, "accuracy")).layout.xaxis
+    assert axis.type == "log" and axis.dtick == 1
+
+
+def test_one_slow_call_does_not_flatten_a_linear_latency_box():
+    rng = np.random.default_rng(0)
+    seconds = np.concatenate([1e-3 + rng.normal(0, 2e-5, 200), [0.1]])  # 200 calls near 1 ms, one at 100 ms
+    samples = pd.DataFrame({"batch_size": 1, "call": range(len(seconds)), "seconds": seconds})
+    info = charts.latency_distribution_info({"m": samples})
+    fig = charts.latency_distribution_figure(info, log_y=False)
+    low, high = fig.layout.yaxis.range
+    q1, q3 = np.percentile(info["ms"], [25, 75])
+    assert q3 < high < 2.0  # the boxes fill the axis; the 100 ms call is off it...
+    assert "1 slow call(s) above the axis" in fig.layout.annotations[0].text  # ...and the chart says so
+    assert max(fig.data[0].y) == pytest.approx(100.0)  # still in the data (hover shows it)
