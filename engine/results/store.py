@@ -93,12 +93,12 @@ class ResultStore:
         return pd.read_parquet(path) if path.is_file() else pd.DataFrame()
 
     def runs(self) -> pd.DataFrame:
-        """Every stored run's summary, newest first."""
-        frames = [pd.read_parquet(p) for p in self.root.glob("[0-9a-f]*/summary.parquet")]
-        if not frames:
+        """Every stored run's summary, newest first (through the run index: O(changes) reads)."""
+        from engine.results.index import run_summaries
+
+        runs = run_summaries(self.root)
+        if runs.empty:
             return pd.DataFrame()
-        frames = [f.dropna(axis=1, how="all") for f in frames]
-        runs = pd.concat(frames, ignore_index=True)
         return runs.sort_values("created_at", ascending=False, ignore_index=True)
 
     def delete(self, run_id: str) -> None:
