@@ -12,6 +12,7 @@ probability columns in the same order, so every backend is scored identically.
 
 from __future__ import annotations
 
+import importlib
 import math
 import warnings
 from collections.abc import Callable, Mapping
@@ -20,7 +21,6 @@ from types import MappingProxyType
 from typing import Any, Literal
 
 import numpy as np
-from sklearn import metrics as skm
 
 Task = Literal["classification", "regression"]
 Input = Literal["labels", "proba", "values"]
@@ -29,6 +29,8 @@ Input = Literal["labels", "proba", "values"]
 def _roc_auc(y: np.ndarray, proba: np.ndarray, *, labels: np.ndarray) -> float | None:
     """Binary ROC-AUC on the positive class, one-vs-rest macro for multiclass; None where
     undefined (a fold holding a single class, or missing a class in multiclass)."""
+    from sklearn import metrics as skm
+
     present = np.unique(y)
     if len(present) < 2:
         return None
@@ -44,18 +46,29 @@ def _roc_auc(y: np.ndarray, proba: np.ndarray, *, labels: np.ndarray) -> float |
 
 @dataclass(frozen=True)
 class Metric:
-    """One metric: how it is computed, shown and compared."""
+    """One metric: how it is computed, shown and compared.
+
+    ``scorer`` names a function of :mod:`sklearn.metrics` (imported on first
+    use, so reading the registry costs no scikit-learn import) or is a callable.
+    """
 
     name: str
     label: str
     task: Task
     higher_is_better: bool
-    function: Callable[..., Any]
+    scorer: str | Callable[..., Any]
     kwargs: Mapping[str, Any] = field(default_factory=dict)
     inputs: Input = "labels"
     bounded: bool = True  # in [0, 1]: shown with fixed decimals; unbounded values use significant digits
     help: str = ""
     headline: bool = False  # shown in compact tables (the CLI's), not only in full ones
+
+    @property
+    def function(self) -> Callable[..., Any]:
+        """The scikit-learn function that computes it."""
+        if callable(self.scorer):
+            return self.scorer
+        return getattr(importlib.import_module("sklearn.metrics"), self.scorer)
 
     @property
     def needs_proba(self) -> bool:
@@ -95,7 +108,7 @@ class Metric:
         if first is None:
             return None
         kwargs = dict(self.kwargs)
-        if "labels" in kwargs or self.function is _roc_auc:
+        if "labels" in kwargs or self.scorer is _roc_auc:
             kwargs["labels"] = labels
         value = self.function(y, first, **kwargs)
         return None if value is None else float(value)
@@ -103,32 +116,32 @@ class Metric:
 
 _ZERO = {"zero_division": 0}
 REGISTRY: tuple[Metric, ...] = (
-    Metric("accuracy", "Accuracy", "classification", True, skm.accuracy_score,
+    Metric("accuracy", "Accuracy", "classification", True, "accuracy_score",
            help="share of rows whose predicted class is right", headline=True),
-    Metric("balanced_accuracy", "Balanced accuracy", "classification", True, skm.balanced_accuracy_score,
+    Metric("balanced_accuracy", "Balanced accuracy", "classification", True, "balanced_accuracy_score",
            help="mean recall over classes"),
-    Metric("f1_macro", "F1 (macro)", "classification", True, skm.f1_score,
+    Metric("f1_macro", "F1 (macro)", "classification", True, "f1_score",
            {"average": "macro", "labels": None, **_ZERO}, help="F1 per class, averaged with equal weights",
            headline=True),
-    Metric("f1_weighted", "F1 (weighted)", "classification", True, skm.f1_score,
+    Metric("f1_weighted", "F1 (weighted)", "classification", True, "f1_score",
            {"average": "weighted", "labels": None, **_ZERO}, help="F1 per class, weighted by class size"),
-    Metric("precision_macro", "Precision (macro)", "classification", True, skm.precision_score,
+    Metric("precision_macro", "Precision (macro)", "classification", True, "precision_score",
            {"average": "macro", "labels": None, **_ZERO}),
-    Metric("precision_weighted", "Precision (weighted)", "classification", True, skm.precision_score,
+    Metric("precision_weighted", "Precision (weighted)", "classification", True, "precision_score",
            {"average": "weighted", "labels": None, **_ZERO}),
-    Metric("recall_macro", "Recall (macro)", "classification", True, skm.recall_score,
+    Metric("recall_macro", "Recall (macro)", "classification", True, "recall_score",
            {"average": "macro", "labels": None, **_ZERO}),
-    Metric("recall_weighted", "Recall (weighted)", "classification", True, skm.recall_score,
+    Metric("recall_weighted", "Recall (weighted)", "classification", True, "recall_score",
            {"average": "weighted", "labels": None, **_ZERO}),
     Metric("roc_auc", "ROC-AUC", "classification", True, _roc_auc, inputs="proba",
            help="area under the ROC curve; one-vs-rest macro average for more than two classes", headline=True),
-    Metric("log_loss", "Log loss", "classification", False, skm.log_loss, {"labels": None},
+    Metric("log_loss", "Log loss", "classification", False, "log_loss", {"labels": None},
            inputs="proba", bounded=False, help="cross-entropy of the predicted probabilities", headline=True),
-    Metric("rmse", "RMSE", "regression", False, skm.root_mean_squared_error, inputs="values", bounded=False,
+    Metric("rmse", "RMSE", "regression", False, "root_mean_squared_error", inputs="values", bounded=False,
            help="root mean squared error, in the target's units", headline=True),
-    Metric("mae", "MAE", "regression", False, skm.mean_absolute_error, inputs="values", bounded=False,
+    Metric("mae", "MAE", "regression", False, "mean_absolute_error", inputs="values", bounded=False,
            help="mean absolute error, in the target's units", headline=True),
-    Metric("r2", "R²", "regression", True, skm.r2_score, inputs="values", bounded=False,
+    Metric("r2", "R²", "regression", True, "r2_score", inputs="values", bounded=False,
            help="coefficient of determination (1 is perfect)", headline=True),
 )
 BY_NAME: Mapping[str, Metric] = MappingProxyType({m.name: m for m in REGISTRY})
