@@ -27,6 +27,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from engine import datasets, models
+from engine.benchmark.execute import execute
 from engine.measure.evaluate import evaluate, folds, predict_all
 from engine.models.predictors import OnnxPredictor, SklearnPredictor, make_predictor
 from engine.workspace import Workspace
@@ -347,7 +348,7 @@ def test_folds_are_shared_across_separate_runs(tmp_path, digits_comparison):
     config = benchmark.BenchmarkConfig(latency=None)
     p = benchmark.plan(ws, [info], ds, config)
     datasets.register(ws, ds)
-    benchmark.execute(ws, p.to_request())
+    execute(ws, p.to_request())
     ours = pd.read_parquet(ws.results / p.runs[0].run_id / "predictions.parquet").sort_values("row")
     first = digits_comparison.run_for("digits_mlp.onnx")["run_id"]
     theirs = stored_table(digits_comparison.workspace, first, "predictions").sort_values("row")

@@ -12,6 +12,7 @@ import pytest
 from frontier_support import DIGITS_ONNX_NAME, FAST_BENCH, copy_workspace, run_cli, sample, snapshot
 
 from engine import benchmark, datasets, models
+from engine.benchmark.execute import execute
 from engine.errors import FrontierError
 from engine.measure.latency import LatencySettings
 from engine.results import ResultStore, RunRecord, run_key
@@ -101,7 +102,7 @@ def test_a_new_seed_is_stored_beside_the_old_run(digits_comparison, tmp_path):
     ds = datasets.builtin("digits")
     p = benchmark.plan(ws, [info], ds, benchmark.BenchmarkConfig(seed=1, latency=None, threads=1))
     assert [r.cached for r in p.runs] == [False]
-    assert benchmark.execute(ws, p.to_request()) == [p.runs[0].run_id]
+    assert execute(ws, p.to_request()) == [p.runs[0].run_id]
     store = ResultStore(ws)
     assert store.has(p.runs[0].run_id)
     assert len(store.runs()) == len(digits_comparison.runs) + 1
