@@ -11,6 +11,7 @@ from sklearn import datasets as skd
 
 from engine import datasets
 from engine.datasets import infer_task, prepare, read_bytes, read_file
+from engine.datasets.hashing import frame_id
 from engine.errors import FrontierError
 from engine.workspace import Workspace
 
@@ -120,7 +121,7 @@ def test_register_and_load_round_trip_keeps_the_id(tmp_path):
         assert (back.id, back.name, back.kind, back.source) == (ds.id, ds.name, ds.kind, ds.source)
         if ds.kind == "tabular":
             pd.testing.assert_frame_equal(back.frame, ds.frame)
-            assert datasets.core._hash_frame(back.frame) == ds.id  # the stored content still hashes to its id
+            assert frame_id(back.frame) == ds.id  # the stored content still hashes to its id
         else:
             np.testing.assert_array_equal(back.images, ds.images)
             np.testing.assert_array_equal(back.labels, ds.labels)
