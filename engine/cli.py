@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from engine.errors import FrontierError
+from engine.errors import FrontierError, render
 
 EXIT_BAD_INPUT = 2
 EXIT_RUN_FAILED = 1
@@ -61,6 +61,7 @@ def _common(p: argparse.ArgumentParser) -> None:
 def cmd_benchmark(args: argparse.Namespace) -> int:
     from engine import benchmark, datasets, jobs, models
     from engine.measure.latency import LatencySettings
+    from engine.owners import local_actor
     from engine.workspace import Workspace
 
     if args.cv < 2:
@@ -82,7 +83,7 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
     ws_root = Path(args.workspace) if args.workspace else None
     # Validate everything before the workspace is touched.
     ws_probe = Workspace.at(ws_root)  # creates nothing: inputs are resolved before validation
-    dataset = datasets.resolve(ws_probe, args.data)
+    dataset = _dataset(ws_probe, args.data)
     infos, blobs = [], []
     for i, model in enumerate(args.model):
         path = Path(model)
@@ -98,7 +99,11 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
     p = benchmark.plan(ws_probe, infos, dataset, config, names=[i.name for i in infos],
                        use_cache=not args.no_cache)
     ws = Workspace.open(ws_root)
-    datasets.register(ws, dataset)
+    owner = local_actor().name
+    if isinstance(dataset, datasets.Dataset):  # a stored description means it is registered already
+        datasets.register(ws, dataset, owner=owner)
+    for p_note in p.notes:
+        print(f"note: {render(p_note)}", file=sys.stderr)
     for info, data in zip(infos, blobs, strict=True):
         models.save(ws, info, data)
     if p.pending:
@@ -133,6 +138,19 @@ def _known_artifact(ws, data: bytes, path: Path, name: str | None, *, trusted: b
     if info.file != f"model{path.suffix.lower()}" or ((info.requires_trust or info.code_bearing) and not trusted):
         return None
     return models.ArtifactInfo(**(info.to_dict() | {"name": name or path.name}))
+
+
+def _dataset(ws, spec: str):
+    """The ``--data`` value as a registered dataset's stored description, or the data itself."""
+    from engine import datasets, samples
+
+    try:
+        return datasets.describe(ws, spec)
+    except FrontierError:
+        held_out = {d.name: d for d in samples.holdout_datasets()} if spec in datasets.BUNDLED_IDS else {}
+        if spec in held_out:  # a samples holdout in a workspace that has not registered it yet
+            return held_out[spec]
+        raise
 
 
 def _parse_sizes(text: str) -> tuple[int, ...]:

@@ -45,7 +45,8 @@ def option(name: str, value: object = None) -> str:
     return f"\x02{name}\x01{clean}\x03" if value is not None else f"\x02{name}\x03"
 
 
-def _render(template: str, *, ui: bool) -> str:
+def render(template: str, *, ui: bool = False) -> str:
+    """A message template (with :func:`option` references) in CLI words, or in dashboard words with ``ui``."""
     def sub(m: re.Match[str]) -> str:
         cli, words = OPTIONS[m.group(1)]
         value = m.group(2)
@@ -60,7 +61,7 @@ class FrontierError(Exception):
 
     def __init__(self, message: str) -> None:
         self.template = " ".join(str(message).split())
-        super().__init__(_render(self.template, ui=False))
+        super().__init__(render(self.template, ui=False))
 
     @property
     def message(self) -> str:
@@ -70,7 +71,7 @@ class FrontierError(Exception):
     @property
     def ui_message(self) -> str:
         """The message in the dashboard's words (widget labels)."""
-        return _render(self.template, ui=True)
+        return render(self.template, ui=True)
 
 
 def first_line(exc: BaseException, limit: int = MAX_LINE) -> str:

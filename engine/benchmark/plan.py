@@ -2,7 +2,10 @@
 
 :func:`plan` touches nothing: it checks the models against the dataset so bad
 input fails before any work starts, and marks the runs already in the store.
-:func:`collect` reads the stored summaries back once the job has run.
+It needs only the dataset's description — a loaded :class:`Dataset`, or the
+:class:`DatasetInfo` stored at registration — so a request for a registered
+dataset is validated (and, when every run is stored, answered) without
+reading the data. :func:`collect` reads the stored summaries back.
 """
 
 from __future__ import annotations
@@ -12,9 +15,10 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-from engine import ENGINE_VERSION, datasets
-from engine.datasets import Dataset, Prepared
-from engine.errors import FrontierError
+from engine import ENGINE_VERSION, datasets, samples
+from engine.datasets import Checked, Dataset, DatasetInfo
+from engine.datasets.prepare import Live
+from engine.errors import FrontierError, option
 from engine.measure import environment
 from engine.measure.latency import LatencySettings
 from engine.models import ArtifactInfo
@@ -62,12 +66,13 @@ class PlannedRun:
     name: str
     mode: str
     cached: bool
+    rows_seen: bool | None = None  # scored on rows the model was trained on (None: unknown)
 
 
 @dataclass(frozen=True)
 class Plan:
-    dataset: Dataset
-    prepared: Prepared
+    dataset: Dataset | DatasetInfo
+    checked: Checked
     config: BenchmarkConfig
     runs: list[PlannedRun]
     recompute: bool = False
@@ -76,55 +81,74 @@ class Plan:
     def pending(self) -> list[PlannedRun]:
         return [r for r in self.runs if not r.cached]
 
+    @property
+    def notes(self) -> list[str]:
+        """What the plan changed or leaves out, for the user (not errors); render each with
+        :func:`engine.errors.render` (CLI words) or ``render(note, ui=True)``."""
+        lat = self.config.latency
+        n = self.dataset.n_rows
+        skipped = [b for b in lat.batch_sizes if b > n] if lat else []
+        if not skipped:
+            return []
+        return [f"batch size(s) {', '.join(map(str, skipped))} exceed the dataset's {n:,} rows, so latency is "
+                f"not measured there; pick smaller {option('batch_sizes')}"]
+
     def to_request(self) -> dict[str, Any]:
         return {
-            "kind": "benchmark", "threads": self.config.n_threads, "dataset_id": self.dataset.id, "dataset_name": self.dataset.name,
-            "task": self.prepared.task, "config": self.config.to_dict(), "recompute": self.recompute,
+            "kind": "benchmark", "threads": self.config.n_threads, "dataset_id": self.dataset.id,
+            "dataset_name": self.dataset.name, "task": self.checked.task, "config": self.config.to_dict(),
+            "recompute": self.recompute,
             "runs": [{"run_id": r.run_id, "artifact_id": r.artifact.id, "name": r.name, "mode": r.mode}
                      for r in self.pending],
         }
 
 
 # ------------------------------------------------------------------ planning
-def plan(ws: Workspace, infos: list[ArtifactInfo], dataset: Dataset, config: BenchmarkConfig,
+def plan(ws: Workspace, infos: list[ArtifactInfo], dataset: Dataset | DatasetInfo, config: BenchmarkConfig,
          *, names: list[str] | None = None, use_cache: bool = True) -> Plan:
     """Validate the models ``infos`` against ``dataset`` and find which runs are already stored."""
     if not infos:
-        raise FrontierError("choose at least one model to benchmark")
+        raise FrontierError(f"choose at least one model to benchmark ({option('model')})")
     if config.device.startswith("cuda"):
         _require_cuda()
     tasks = {m.task for m in infos if m.task}
     if len(tasks) > 1:
         raise FrontierError("the chosen models mix classifiers and regressors; benchmark them separately")
-    numeric = not all(m.format in SKLEARN_FORMATS and m.accepts_non_numeric for m in infos)
-    prep = datasets.prepare(dataset, target=config.target, drop=config.drop, task=next(iter(tasks), None),
-                            n_splits=config.cv, numeric=numeric)
+    need_numbers = [m.name for m in infos if not (m.format in SKLEARN_FORMATS and m.accepts_non_numeric)]
+    described = Live(dataset) if isinstance(dataset, Dataset) else dataset
+    checked = datasets.check(described, target=config.target, drop=config.drop, task=next(iter(tasks), None),
+                             n_splits=config.cv, numeric=bool(need_numbers),
+                             needed_by=", ".join(f"'{n}'" for n in need_numbers[:3]) or None)
     if dataset.kind == "tabular" and config.target is None:  # the default and its name are one request
-        config = replace(config, target=dataset.default_target)
+        config = replace(config, target=checked.target)
     store = ResultStore(ws)
     runs = []
     for i, info in enumerate(infos):
-        check_compatible(info, prep, as_is=config.as_is)
+        check_compatible(info, checked, is_image=dataset.kind == "images", as_is=config.as_is)
         mode = "cv-refit" if info.format in SKLEARN_FORMATS and not config.as_is else "as-is"
         rid = run_key(artifact=info.id, dataset=dataset.id, config=config.to_dict() | {"mode": mode},
-                      task=prep.task, engine=ENGINE_VERSION, hardware=environment.hardware_fingerprint())
+                      task=checked.task, engine=ENGINE_VERSION, hardware=environment.hardware_fingerprint())
         name = (names[i] if names and i < len(names) and names[i] else info.name)
-        runs.append(PlannedRun(rid, info, name, mode, cached=use_cache and store.has(rid)))
-    return Plan(dataset, prep, config, runs, recompute=not use_cache)
+        seen = samples.rows_seen(info, dataset.name, dataset.source) if mode == "as-is" else False
+        runs.append(PlannedRun(rid, info, name, mode, cached=use_cache and store.has(rid), rows_seen=seen))
+    return Plan(dataset, checked, config, runs, recompute=not use_cache)
 
 
-def check_compatible(info: ArtifactInfo, prep: Prepared, *, as_is: bool) -> None:
-    """Raise a clear error when ``info`` cannot take ``prep``'s inputs (static checks only)."""
+def check_compatible(info: ArtifactInfo, checked: Checked, *, is_image: bool, as_is: bool) -> None:
+    """Raise a clear error when ``info`` cannot take the checked request's inputs (static checks only)."""
+    n_features = len(checked.features)
     if info.format in SKLEARN_FORMATS:
-        if prep.is_image:
+        if is_image:
             raise FrontierError(f"'{info.name}' is a scikit-learn model and needs a tabular dataset, not images")
-        if info.task == "classification" and prep.task == "regression":
-            raise FrontierError(f"'{info.name}' is a classifier but the target is continuous; pick a class column as --target")
-        if as_is and info.n_features is not None and info.n_features != prep.n_features:
+        if info.task == "classification" and checked.task == "regression":
             raise FrontierError(
-                f"'{info.name}' was fitted on {info.n_features} features but the dataset gives {prep.n_features}; check --target and --drop")
+                f"'{info.name}' is a classifier but the target is continuous; pick a class column as {option('target')}")
+        if as_is and info.n_features is not None and info.n_features != n_features:
+            raise FrontierError(
+                f"'{info.name}' was fitted on {info.n_features} features but the dataset gives {n_features}; "
+                f"check {option('target')} and {option('drop')}")
         if as_is and info.feature_names:
-            missing = [c for c in info.feature_names if c not in prep.feature_names]
+            missing = [c for c in info.feature_names if c not in checked.features]
             if missing:
                 raise FrontierError(f"'{info.name}' needs column(s) the dataset lacks: {', '.join(missing[:5])}")
         return
@@ -132,7 +156,7 @@ def check_compatible(info: ArtifactInfo, prep: Prepared, *, as_is: bool) -> None
         shape = info.inputs[0].get("shape")
         if shape:
             expected = tuple(shape[1:])
-            got = prep.input_shape
+            got = checked.input_shape
             if len(expected) != len(got) or any(isinstance(e, int) and e > 0 and e != g for e, g in zip(expected, got, strict=False)):
                 raise FrontierError(
                     f"'{info.name}' takes inputs of shape {_fmt_shape(shape)} but the dataset gives rows of shape {_fmt_shape(['N', *got])}; pick the matching dataset")
@@ -146,7 +170,7 @@ def _require_cuda() -> None:
     import torch
 
     if not torch.cuda.is_available():
-        raise FrontierError("--device cuda was asked for but no CUDA GPU is visible; use --device cpu")
+        raise FrontierError(f"{option('device', 'cuda')} was asked for but no CUDA GPU is visible; use {option('device', 'cpu')}")
 
 
 # --------------------------------------------------------------- collecting

@@ -10,6 +10,21 @@ from engine.datasets.hashing import frame_id, images_id
 from engine.errors import FrontierError, option
 
 BUILTINS = ("digits", "digits_images", "breast_cancer", "wine", "iris", "diabetes")
+# The content ids of every dataset Frontier ships (built-ins and the samples' holdouts), so a
+# request naming one finds its registered copy without loading scikit-learn; a name never
+# selects a dataset whose id is not this (a planted "digits" upload is not the built-in).
+# tests/engine/datasets/test_bundled_ids.py recomputes them.
+BUNDLED_IDS = {
+    "digits": "68620f2325db13f3",
+    "digits_images": "a405ebae82f4e6c2",
+    "breast_cancer": "712235790e132f47",
+    "wine": "6dd507678b6bcb8c",
+    "iris": "50eb7cedd75c4e87",
+    "diabetes": "724f5506542541c0",
+    "digits_holdout": "aa36239e2c6afa69",
+    "digits_images_holdout": "a4cfd7ef43499f27",
+    "diabetes_holdout": "4115e7c45de0ad69",
+}
 
 
 def builtin(name: str) -> Dataset:

@@ -27,7 +27,7 @@ import pyarrow.parquet as pq
 
 from engine import ids
 from engine.datasets import sources
-from engine.datasets.builtins import BUILTINS, builtin
+from engine.datasets.builtins import BUILTINS, BUNDLED_IDS, builtin
 from engine.datasets.dataset import DATA_FILES, Dataset
 from engine.datasets.npz_reader import read_npz
 from engine.datasets.parquet_reader import read_parquet
@@ -185,6 +185,27 @@ def resolve(ws: Workspace, spec: str) -> Dataset:
     raise FrontierError(
         f"dataset '{spec}' not found for {option('data')}: give a .csv/.parquet/.npz path, a registered id "
         f"or a built-in ({', '.join(BUILTINS)})")
+
+
+def describe(ws: Workspace, spec: str) -> Dataset | DatasetInfo:
+    """What a CLI ``--data`` value names, as cheaply as it can be known.
+
+    A registered dataset (an unchanged file, a bundled name or an id) comes
+    back as its stored :class:`DatasetInfo`, reading no data; anything else is
+    read (:func:`resolve`). A bundled name only ever means its known id.
+    """
+    path = Path(spec)
+    if path.exists():
+        known = registered_id_for(ws, path)
+    else:
+        name = spec.removeprefix("builtin:")
+        known = BUNDLED_IDS.get(name) or (spec if ids.is_content_id(spec) else None)
+    if known is not None and (ws.datasets / known).is_dir():
+        try:
+            return info(ws, known)
+        except FrontierError:
+            pass  # damaged copy: read the source itself
+    return resolve(ws, spec)
 
 
 # ------------------------------------------------------------ metadata checks
