@@ -8,6 +8,7 @@ Layout (a contract, see DESIGN.md): ``artifacts/``, ``datasets/``,
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import shutil
@@ -19,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from engine import settings
+from engine.errors import FrontierError
+from engine.ids import is_job_id
 
 
 @dataclass(frozen=True)
@@ -33,7 +36,19 @@ class Workspace:
         ws = cls(settings.workspace_root(root))
         for sub in (ws.artifacts, ws.datasets, ws.results, ws.reports, ws.jobs):
             sub.mkdir(parents=True, exist_ok=True)
+        ws.sweep()
         return ws
+
+    def sweep(self) -> None:
+        """Remove what killed writers left behind over an hour ago: result staging folders and the
+        inputs of jobs that have ended. Never touches what a live writer or an active job uses."""
+        from engine.jobs import inputs
+        from engine.results.store import ResultStore
+
+        with contextlib.suppress(OSError):
+            ResultStore(self).sweep_stale()
+        with contextlib.suppress(OSError):
+            inputs.sweep_stale(self)
 
     @property
     def artifacts(self) -> Path:
@@ -55,6 +70,15 @@ class Workspace:
     def jobs(self) -> Path:
         return self.root / "jobs"
 
+    def job_dir(self, job_id: str) -> Path:
+        """The folder of an existing job. Ids come from URLs and the folder from a workspace others
+        can write: only a well-formed id naming a real folder (not a link) is accepted."""
+        path = self.jobs / job_id if is_job_id(job_id) else None
+        if path is None or path.is_symlink() or not path.is_dir():
+            shown = job_id if isinstance(job_id, str) and len(job_id) <= 40 else f"{str(job_id)[:37]}..."
+            raise FrontierError(f"no job with id '{shown}'")
+        return path
+
     @classmethod
     def at(cls, root: str | os.PathLike[str] | None = None) -> Workspace:
         """A handle on the workspace at ``root`` (same defaults as :meth:`open`) that creates nothing."""
@@ -70,6 +94,7 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, 0o666 & ~_umask())  # as open() would: teammates sharing the workspace can read it
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
@@ -79,6 +104,18 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+@functools.cache
+def _umask() -> int:
+    """This process's umask, read without changing it (``os.umask`` would race other threads)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0o022
 
 
 def write_json_atomic(path: Path, obj: Any) -> None:

@@ -2,12 +2,19 @@
 
 :func:`execute` evaluates each pending model on the shared folds, measures its
 latency and stores one :class:`~engine.results.RunRecord` per model as soon as
-it is done, so finished models are kept when a later one fails.
+it is done, so finished models are kept (and named to the supervisor) when a
+later one fails. Work is reported in steps — loading, the probe, each fold's
+fit, the latency fit, the latency sweep — each started before it runs, which
+is what per-step time limits apply to. Heavy steps hold the machine lock
+shared; the latency sweep holds it alone, so timings never overlap another
+job's work. Each model's peak memory is its own (see ``engine.jobs.memory``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import Iterator
 from dataclasses import asdict
 from typing import Any
 
@@ -17,9 +24,13 @@ import pandas as pd
 from engine import ENGINE_VERSION, datasets, models
 from engine.benchmark.plan import BenchmarkConfig, Progress
 from engine.datasets import Dataset, Prepared
-from engine.errors import FrontierError
+from engine.errors import FrontierError, first_line
+from engine.jobs import machine
+from engine.jobs.memory import PeakMemory
+from engine.jobs.progress import Reporter, Scoped, as_reporter
+from engine.jobs.spec import plain
 from engine.measure import environment
-from engine.measure.evaluate import evaluate, folds
+from engine.measure.evaluate import Evaluation, evaluate, folds
 from engine.measure.latency import measure
 from engine.metrics import CLASSIFICATION_METRICS, REGRESSION_METRICS, mean_std
 from engine.models import ArtifactInfo
@@ -27,80 +38,156 @@ from engine.models.predictors import Predictor, SklearnPredictor, make_predictor
 from engine.results import ResultStore, RunRecord
 from engine.workspace import Workspace
 
+PROBE_ROWS = 200  # a cv-refit model is probed fitted on at most this many rows of the first fold
+# where each part of one model's work sits in its progress bar
+LOADED, PROBED, EVALUATED, LATENCY_FITTED = 0.02, 0.05, 0.70, 0.75
 
-def execute(ws: Workspace, request: dict[str, Any], progress: Progress | None = None) -> list[str]:
+
+@contextlib.contextmanager
+def _phase(steps: Reporter, message: str, fraction: float, *, exclusive: bool = False,
+           expected_s: float | None = None) -> Iterator[None]:
+    """Hold the machine lock (shared, or alone for timing) for one step, started once it is held."""
+    hold = machine.exclusive if exclusive else machine.shared
+    with hold(on_wait=steps.waiting):
+        steps.step(message, fraction, expected_s=expected_s)
+        yield
+
+
+def execute(ws: Workspace, request: dict[str, Any], progress: Progress | Reporter | None = None) -> list[str]:
     """Run the pending runs of a planned request; called in the worker process."""
-    config = BenchmarkConfig.from_dict(request["config"])
-    dataset = datasets.load(ws, request["dataset_id"])
-    prep = datasets.prepare(dataset, target=config.target, drop=config.drop, task=request["task"],
-                            n_splits=config.cv, numeric=False)
-    splits = folds(prep, n_splits=config.cv, seed=config.seed)
+    steps = as_reporter(progress)
+    try:
+        config = BenchmarkConfig.from_dict(request["config"])
+    except (TypeError, ValueError, KeyError, AttributeError) as exc:
+        raise FrontierError(f"the job's benchmark settings are malformed: {first_line(exc)}") from None
+    runs = request["runs"]
+    with _phase(steps, "preparing the data", 0.0):
+        dataset = datasets.load(ws, request["dataset_id"])
+        prep = datasets.prepare(dataset, target=config.target, drop=config.drop, task=request["task"],
+                                n_splits=config.cv, numeric=False)
+        splits = folds(prep, n_splits=config.cv, seed=config.seed)
     store = ResultStore(ws)
     done = []
-    runs = request["runs"]
     for i, run in enumerate(runs):
-        def sub(f: float, msg: str, i=i, name=run["name"]) -> None:
-            if progress:
-                progress((i + f) / len(runs), f"{name}: {msg}")
+        steps.unit(i, run["name"])
+        part = Scoped(steps, i / len(runs), (i + 1) / len(runs), f"{run['name']}: ")
         if request.get("recompute") or not store.has(run["run_id"]):
-            record = run_one(ws, run, dataset, prep, splits, config, progress=sub)
+            record = run_one(ws, run, dataset, prep, splits, config, progress=part)
             store.save(record, replace=bool(request.get("recompute")))
         done.append(run["run_id"])
-        sub(1.0, "done")
+        steps.finished(run["run_id"])
+        part(1.0, "done")
     return done
 
 
 def run_one(ws: Workspace, run: dict[str, Any], dataset: Dataset, prep: Prepared, splits,
-            config: BenchmarkConfig, *, progress: Progress) -> RunRecord:
+            config: BenchmarkConfig, *, progress: Progress | Reporter) -> RunRecord:
+    steps = as_reporter(progress)
     info = models.get(ws, run["artifact_id"])
-    progress(0.0, "loading")
-    t0 = time.perf_counter()
-    model = models.load_model(ws, info)
-    predictor = make_predictor(model, info.format, device=config.device, threads=config.n_threads)
-    build_s = time.perf_counter() - t0
-    if info.n_parameters is None:
-        from engine.models.describe import loaded_metadata
-
-        info = models.update(ws, info, **loaded_metadata(info, model))
-    progress(0.0, "checking inputs on 2 rows")
-    _probe(predictor, prep, info.name)
+    name = plain(info.name)  # shown inside error messages: no control characters
     refit = run["mode"] == "cv-refit"
-    ev = evaluate(predictor, prep, splits, refit=refit, progress=lambda f, m: progress(0.7 * f, m))
-    lat_stats, samples = [], pd.DataFrame()
-    cuda = predictor.device.startswith("cuda")
-    if cuda:
-        import torch
+    with PeakMemory() as peak:
+        with _phase(steps, "loading", 0.0):
+            t0 = time.perf_counter()
+            model = models.load_model(ws, info)
+            predictor = make_predictor(model, info.format, device=config.device, threads=config.n_threads)
+            build_s = time.perf_counter() - t0
+            if info.n_parameters is None:
+                from engine.models.describe import loaded_metadata
 
-        torch.cuda.reset_peak_memory_stats()
-    if config.latency is not None:
-        timed = _latency_predictor(predictor, prep) if refit else predictor
-        X = model_input(timed, prep.X)
-        lat_stats, samples = measure(timed.infer, X, config.latency,
-                                     sync=timed.synchronize if timed.device != "cpu" else None,
-                                     progress=lambda f, m: progress(0.7 + 0.3 * f, m))
+                info = models.update(ws, info, **loaded_metadata(info, model))
+        probe = f"checking it fits {PROBE_ROWS} rows and predicts" if refit else "checking inputs on 2 rows"
+        with _phase(steps, probe, LOADED):
+            _probe(predictor, prep, name, train=splits[0][0] if refit else None, seed=config.seed)
+        ev = _evaluate(predictor, prep, splits, refit=refit, steps=steps,
+                       end=EVALUATED if config.latency is not None else 0.95)
+        lat_stats, samples = [], pd.DataFrame()
+        cuda = predictor.device.startswith("cuda")
+        if cuda:
+            import torch
+
+            torch.cuda.reset_peak_memory_stats()
+        if config.latency is not None:
+            timed = predictor
+            if refit:
+                with _phase(steps, "fitting the model to time", EVALUATED):
+                    timed = _latency_predictor(predictor, prep)
+            X = model_input(timed, prep.X)
+            with _phase(steps, "measuring latency", LATENCY_FITTED, exclusive=True):
+                lat_stats, samples = measure(
+                    timed.infer, X, config.latency, sync=timed.synchronize if timed.device != "cpu" else None,
+                    progress=lambda f, m: steps(LATENCY_FITTED + (1 - LATENCY_FITTED) * f, f"measuring {m}"))
     env = environment.record(threads=config.n_threads, backend=predictor.backend, device=predictor.device,
                              provider=predictor.provider, precision=predictor.precision)
-    summary = _summary(run, info, dataset, prep, config, ev, lat_stats, env, build_s)
+    summary = _summary(run, info, dataset, prep, config, ev, lat_stats, env, build_s, peak.mb)
     summary["gpu_peak_mb"] = torch.cuda.max_memory_allocated() / 2**20 if cuda else None
     latency = pd.DataFrame([asdict(s) for s in lat_stats])
     return RunRecord(run["run_id"], summary, {"folds": ev.folds, "predictions": ev.predictions,
                                               "latency": latency, "latency_samples": samples})
 
 
-def _probe(predictor: Predictor, prep: Prepared, name: str) -> None:
-    """Run two rows through the model so shape and output errors surface before timing."""
+def _evaluate(predictor: Predictor, prep: Prepared, splits, *, refit: bool, steps: Reporter,
+              end: float) -> Evaluation:
+    """Each fold's refit is its own step (with an estimate from the folds done); as-is models
+    are predicted once over every row."""
+    if not refit:
+        with _phase(steps, "predicting every row", PROBED):
+            return evaluate(predictor, prep, splits, refit=False)
+    parts, durations = [], []
+    n = len(splits)
+    for k, split in enumerate(splits):
+        mean = float(np.mean(durations)) if durations else None
+        with _phase(steps, f"fold {k + 1}/{n}", PROBED + (end - PROBED) * k / n, expected_s=mean):
+            t0 = time.monotonic()
+            part = evaluate(predictor, prep, [split], refit=True)
+            durations.append(time.monotonic() - t0)
+        steps.eta(float(np.mean(durations)) * (n - k - 1) if k + 1 < n else None)
+        parts.append(part)
+    fold_frames = [p.folds.assign(fold=k) for k, p in enumerate(parts)]
+    pred_frames = [p.predictions.assign(fold=k) for k, p in enumerate(parts)]
+    preds = pd.concat(pred_frames, ignore_index=True).sort_values("row", ignore_index=True)
+    return Evaluation("cv-refit", pd.concat(fold_frames, ignore_index=True), preds)
+
+
+def _probe(predictor: Predictor, prep: Prepared, name: str, *, train: np.ndarray | None = None,
+           seed: int = 0) -> None:
+    """Run two rows through what will actually run, so shape and output errors surface early.
+
+    In ``cv-refit`` mode that is a clone fitted on a small stratified sample of the first
+    fold's training rows, not the uploaded fitted model (which may know other classes).
+    """
+    if train is not None:
+        from sklearn.base import clone
+
+        rows = probe_rows(prep, train, seed=seed)
+        try:
+            predictor = SklearnPredictor(clone(predictor.estimator).fit(prep.rows(rows), prep.y[rows]))  # type: ignore[attr-defined]
+        except Exception as exc:
+            raise FrontierError(
+                f"'{name}' failed when fitted on {len(rows)} rows of the first fold: {first_line(exc)}") from None
     X = model_input(predictor, prep.X)
     batch = X.iloc[:2] if isinstance(X, pd.DataFrame) else X[:2]
-    if isinstance(predictor, SklearnPredictor) and not _is_fitted(predictor.estimator):
-        return
     try:
         predictor.predict_scores(batch, classes=prep.classes)
     except FrontierError as exc:
-        raise FrontierError(f"'{name}': {exc.message}") from None
+        raise FrontierError(f"'{name}': {exc.template}") from None
     except Exception as exc:
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
         raise FrontierError(
-            f"'{name}' failed on a batch of shape {tuple(np.shape(batch))}: {first}") from None
+            f"'{name}' failed on a batch of shape {tuple(np.shape(batch))}: {first_line(exc)}") from None
+
+
+def probe_rows(prep: Prepared, train: np.ndarray, *, n: int = PROBE_ROWS, seed: int = 0) -> np.ndarray:
+    """Up to ``n`` of the ``train`` rows, shuffled; for classification taken class by class in
+    turn, so every class of the fold is in the sample."""
+    rows = np.random.default_rng(seed).permutation(np.asarray(train))
+    if prep.task != "classification" or prep.y_encoded is None:
+        return rows[:n]
+    labels = prep.y_encoded[rows]
+    rank = np.empty(len(rows), dtype=np.int64)
+    for c in np.unique(labels):
+        members = np.flatnonzero(labels == c)
+        rank[members] = np.arange(len(members))
+    return rows[np.lexsort((labels, rank))][:n]
 
 
 def _is_fitted(est: Any) -> bool:
@@ -127,9 +214,7 @@ def _latency_predictor(predictor: Predictor, prep: Prepared) -> Predictor:
 
 
 def _summary(run, info: ArtifactInfo, dataset: Dataset, prep: Prepared, config: BenchmarkConfig, ev,
-             lat_stats, env, build_s: float) -> dict[str, Any]:
-    import resource
-
+             lat_stats, env, build_s: float, peak_rss_mb: float | None) -> dict[str, Any]:
     metrics = REGRESSION_METRICS if prep.task == "regression" else CLASSIFICATION_METRICS
     s: dict[str, Any] = {
         "run_id": run["run_id"], "model": run["name"], "artifact_id": info.id, "format": info.format,
@@ -137,6 +222,7 @@ def _summary(run, info: ArtifactInfo, dataset: Dataset, prep: Prepared, config: 
         "target": config.target or (dataset.default_target if dataset.kind == "tabular" else "y"),
         "n_rows": prep.n_rows, "n_features": prep.n_features if not prep.is_image else int(np.prod(prep.input_shape)),
         "n_folds": config.cv, "seed": config.seed,
+        "rows_seen": run.get("rows_seen"),  # scored as-is on rows it was trained on (None: unknown)
     }
     for m in metrics:
         s[f"{m}_mean"], s[f"{m}_std"] = mean_std(ev.folds[m].tolist())
@@ -153,7 +239,7 @@ def _summary(run, info: ArtifactInfo, dataset: Dataset, prep: Prepared, config: 
     s["throughput_batch_size"] = best.batch_size if best else None
     s["size_bytes"] = info.size_bytes
     s["n_parameters"] = info.n_parameters
-    s["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    s["peak_rss_mb"] = peak_rss_mb  # this model's own peak (the worker's RSS high-water mark, reset per model)
     s["backend"], s["device"], s["provider"] = env["backend"], env["device"], env["provider"]
     s["threads"] = config.n_threads
     s["engine_version"] = ENGINE_VERSION

@@ -4,7 +4,9 @@ After warm-up, timed calls run until both a minimum time and a minimum count
 are reached (as MLPerf LoadGen does), cycling through different real input
 batches. The timed region is one ``time.perf_counter`` pair around the call
 (plus a device synchronise on GPU), so the harness adds next to nothing over
-a bare loop.
+a bare loop. Each batch size's timed phase records when it started and ended
+(epoch seconds), so anyone can check that no two measurements on a machine
+overlapped (see ``engine.jobs.machine``).
 """
 
 from __future__ import annotations
@@ -52,10 +54,13 @@ class LatencyStats:
     min_ms: float
     throughput_per_s: float
     noisy: bool
+    started_at: float | None = None  # epoch seconds around the timed calls (not warm-up)
+    ended_at: float | None = None
 
     @classmethod
     def from_samples(cls, samples_s: np.ndarray, *, batch_size: int, warmup_s: float,
-                     first_call_s: float) -> LatencyStats:
+                     first_call_s: float, started_at: float | None = None,
+                     ended_at: float | None = None) -> LatencyStats:
         ms = np.asarray(samples_s) * 1e3
         p25, p50, p75, p90, p95, p99 = np.percentile(ms, [25, 50, 75, 90, 95, 99])
         return cls(
@@ -65,6 +70,7 @@ class LatencyStats:
             iqr_ms=p75 - p25, min_ms=float(ms.min()),
             throughput_per_s=batch_size / (p50 / 1e3) if p50 > 0 else float("inf"),
             noisy=bool(p50 > 0 and (p75 - p25) / p50 > NOISY_IQR_RATIO),
+            started_at=started_at, ended_at=ended_at,
         )
 
 
@@ -130,9 +136,12 @@ def measure(fn: Callable[[Any], Any], X: pd.DataFrame | np.ndarray, settings: La
         if sync:
             sync()
         warm = time.perf_counter() - t0
+        started = time.time()
         samples = time_calls(fn, inputs, min_time_s=settings.min_time_s, min_count=settings.min_count,
                              max_time_s=settings.max_time_s, sync=sync)
-        stats.append(LatencyStats.from_samples(samples, batch_size=b, warmup_s=warm, first_call_s=first))
+        ended = time.time()
+        stats.append(LatencyStats.from_samples(samples, batch_size=b, warmup_s=warm, first_call_s=first,
+                                               started_at=started, ended_at=ended))
         frames.append(pd.DataFrame({"batch_size": b, "call": np.arange(len(samples)), "seconds": samples}))
         if progress:
             progress((k + 1) / len(sizes), f"latency at batch {b}")

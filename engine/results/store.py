@@ -108,11 +108,21 @@ class ResultStore:
         shutil.rmtree(path)
 
     def sweep_stale(self) -> None:
-        """Remove staging folders left by killed writers."""
+        """Remove staging folders left by killed writers (only those over an hour old: a live
+        writer's folder is younger). One pass over ``results/``."""
         now = time.time()
-        for stage in [*self.root.glob(".stage-*"), *self.root.glob(".new-*"), *self.root.glob(".old-*")]:
-            if now - stage.stat().st_mtime > STALE_STAGE_S:
-                shutil.rmtree(stage, ignore_errors=True)
+        with os.scandir(self.root) as entries:
+            stale = [e.path for e in entries
+                     if e.name.startswith((".stage-", ".new-", ".old-")) and _older_than(e, now - STALE_STAGE_S)]
+        for path in stale:
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _older_than(entry: os.DirEntry, when: float) -> bool:
+    try:
+        return entry.stat(follow_symlinks=False).st_mtime < when
+    except FileNotFoundError:  # another sweeper or the writer itself removed it
+        return False
 
 
 def _decode(row: dict[str, Any]) -> dict[str, Any]:

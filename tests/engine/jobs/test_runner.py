@@ -73,7 +73,7 @@ def _leftover_workers(ws: Path) -> list[psutil.Process]:
     out = []
     for proc in psutil.process_iter(["cmdline"]):
         cmd = " ".join(proc.info["cmdline"] or [])
-        if "engine.jobs.runner" in cmd and str(ws) in cmd:
+        if ("engine.jobs.worker" in cmd or "engine.jobs.supervisor" in cmd) and str(ws) in cmd:
             out.append(proc)
     return [p for p in out if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
 
@@ -150,7 +150,7 @@ def test_cancel_stops_the_worker(job_ws):
                                           what="the supervisor pid"))
 
     def worker():
-        kids = [k for k in supervisor.children() if "work" in " ".join(k.cmdline())]
+        kids = [k for k in supervisor.children() if "engine.jobs.worker" in " ".join(k.cmdline())]
         return kids[0] if kids else None
     proc = _wait_for(worker, what="the worker process")
     _wait_for(lambda: (ws.jobs / job_id / "progress.json").exists(), what="the worker to start the model")
@@ -161,7 +161,8 @@ def test_cancel_stops_the_worker(job_ws):
     assert st.state == "cancelled"
     assert st.error is None
     _wait_for(lambda: not proc.is_running() or proc.status() == psutil.STATUS_ZOMBIE, 10, "the worker to exit")
-    _wait_for(lambda: not jobs.runner._alive(supervisor.pid), 10, "the supervisor to exit")
+    _wait_for(lambda: not supervisor.is_running() or supervisor.status() == psutil.STATUS_ZOMBIE, 10,
+              "the supervisor to exit")
     assert not ws.results.joinpath(plans["hang"].runs[0].run_id).exists()
     assert jobs.status(ws, job_id).state == "cancelled"  # stays cancelled after the supervisor left
 

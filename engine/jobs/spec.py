@@ -1,0 +1,354 @@
+"""Typed job specs: what a job does (kind and payload), for whom (owner), under which limits.
+
+A :class:`JobSpec` is written to ``jobs/<id>/request.json`` and validated again
+when read back: job folders live in a workspace anyone on the team can write,
+so nothing read from one is trusted. Each kind has a frozen payload dataclass,
+registered with :func:`payload`; a new kind adds one here and a handler in
+:mod:`engine.jobs.handlers`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Protocol, TypeVar
+
+from engine import settings
+from engine.errors import FrontierError, option
+from engine.ids import is_content_id
+from engine.workspace import read_json, write_json_atomic
+
+SPEC_VERSION = 1
+REQUEST_FILE = "request.json"
+MAX_TEXT = 300
+MAX_FILE_NAME_BYTES = 255
+
+
+# -------------------------------------------------------------------- limits
+def _default_step_s() -> float:
+    return min(settings.step_time_s(), settings.max_step_time_s())
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Resource limits of one job.
+
+    ``memory_mb`` caps the worker's process tree (``FRONTIER_WORKER_MEMORY_MB``);
+    ``step_time_s`` caps each step (loading, a probe, one fold's fit, a latency
+    sweep; ``FRONTIER_STEP_TIME_S``, at most ``FRONTIER_MAX_STEP_TIME_S``);
+    ``time_s`` caps each model's steps together (``FRONTIER_WORKER_TIMEOUT_S``).
+    Time spent waiting for the machine counts towards neither.
+    """
+
+    memory_mb: int = field(default_factory=settings.worker_memory_mb)
+    time_s: float = field(default_factory=settings.worker_timeout_s)
+    step_time_s: float = field(default_factory=_default_step_s)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.memory_mb, bool) or not isinstance(self.memory_mb, int) or self.memory_mb < 1:
+            raise FrontierError(f"the memory limit must be a whole number of MB above 0, got {self.memory_mb!r}")
+        if not _positive(self.time_s):
+            raise FrontierError(f"the time limit per model must be a number of seconds above 0, got {self.time_s!r}")
+        if not _positive(self.step_time_s):
+            raise FrontierError(f"{option('time_limit', repr(self.step_time_s))} must be a number of seconds above 0")
+        cap = settings.max_step_time_s()
+        if self.step_time_s > cap:
+            raise FrontierError(f"{option('time_limit', f'{self.step_time_s:g}')} is more than the {cap:g} s a step "
+                                f"may take here (FRONTIER_MAX_STEP_TIME_S); ask for at most {cap:g}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: object) -> Limits:
+        f = Fields(data, "job limits")
+        limits = cls(memory_mb=f.get("memory_mb", int), time_s=f.get("time_s", float),
+                     step_time_s=f.get("step_time_s", float))
+        f.done()
+        return limits
+
+
+def _positive(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value) and value > 0
+
+
+# ------------------------------------------------------------ field reading
+_REQUIRED = object()
+
+
+class Fields:
+    """Typed reads from an untrusted JSON object; every problem is one line naming the field."""
+
+    def __init__(self, data: object, where: str) -> None:
+        if not isinstance(data, Mapping):
+            raise FrontierError(f"the {where} is not a JSON object")
+        self.data, self.where, self.seen = data, where, set()
+
+    def get(self, key: str, kind: type | tuple[type, ...], *, default: Any = _REQUIRED,
+            check: Callable[[Any], bool] | None = None, expect: str = "") -> Any:
+        self.seen.add(key)
+        if key not in self.data:
+            if default is _REQUIRED:
+                raise FrontierError(f"the {self.where} has no '{key}'")
+            return default
+        value = self.data[key]
+        if value is None and default is None:
+            return None
+        kinds = kind if isinstance(kind, tuple) else (kind,)
+        if float in kinds:
+            kinds = (*kinds, int)
+        ok = isinstance(value, kinds) and not (isinstance(value, bool) and bool not in kinds)
+        if not ok or (check is not None and not check(value)):
+            want = expect or "/".join(k.__name__ for k in kinds)
+            raise FrontierError(f"'{key}' in the {self.where} must be {want}, got {_short(value)}")
+        return float(value) if float in kinds and not isinstance(value, bool) else value
+
+    def done(self) -> None:
+        extra = sorted(str(k) for k in self.data if k not in self.seen)
+        if extra:
+            raise FrontierError(f"the {self.where} has unknown field(s): {', '.join(map(_short, extra[:5]))}")
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _text(value: str) -> bool:
+    return len(value) <= MAX_TEXT and "\x00" not in value
+
+
+def plain(text: object) -> str:
+    """``text`` as one line without control characters (which also mark options inside error
+    messages): for names and messages read from files others can write."""
+    return " ".join("".join(c if ord(c) >= 32 and ord(c) != 127 else " " for c in str(text)).split())
+
+
+def check_file_name(name: object, what: str = "file name") -> str:
+    """``name`` if it is a plain file name (no folders, separators, NUL or control characters)."""
+    if (not isinstance(name, str) or not name or name in (".", "..")
+            or len(name.encode("utf-8", "surrogatepass")) > MAX_FILE_NAME_BYTES
+            or any(c in "/\\" or ord(c) < 32 or ord(c) == 127 for c in name)):
+        raise FrontierError(f"{what} {_short(name)} is not a plain file name; give a name without folders")
+    return name
+
+
+# ------------------------------------------------------------------ payloads
+class Payload(Protocol):
+    kind: ClassVar[str]
+
+    def to_dict(self) -> dict[str, Any]: ...
+
+
+P = TypeVar("P")
+PAYLOADS: dict[str, Callable[[Mapping[str, Any]], Any]] = {}
+
+
+def payload(kind: str) -> Callable[[type[P]], type[P]]:
+    """Class decorator: register a payload dataclass (with ``from_dict``) for ``kind``."""
+    def wrap(cls: type[P]) -> type[P]:
+        cls.kind = kind  # type: ignore[attr-defined]
+        PAYLOADS[kind] = cls.from_dict  # type: ignore[attr-defined]
+        return cls
+    return wrap
+
+
+@dataclass(frozen=True)
+class BenchmarkRun:
+    """One model of a benchmark: the run it produces and the artifact it evaluates."""
+
+    run_id: str
+    artifact_id: str
+    name: str
+    mode: str
+    rows_seen: bool | None = None  # the model was trained on some of these rows (None: unknown)
+
+    @classmethod
+    def from_dict(cls, data: object) -> BenchmarkRun:
+        f = Fields(data, "benchmark run")
+        run = cls(run_id=f.get("run_id", str, check=is_content_id, expect="a run id"),
+                  artifact_id=f.get("artifact_id", str, check=is_content_id, expect="a model id"),
+                  name=plain(f.get("name", str, check=_text, expect="a name")),
+                  mode=f.get("mode", str, check=lambda m: m in ("cv-refit", "as-is"), expect="cv-refit or as-is"),
+                  rows_seen=f.get("rows_seen", bool, default=None))
+        f.done()
+        return run
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        if self.rows_seen is None:  # optional: absent unless the plan knows
+            del data["rows_seen"]
+        return data
+
+
+@payload("benchmark")
+@dataclass(frozen=True)
+class BenchmarkPayload:
+    """Evaluate and time models on one dataset (built by ``engine.benchmark.Plan.to_request``)."""
+
+    dataset_id: str
+    task: str
+    config: Mapping[str, Any]
+    runs: tuple[BenchmarkRun, ...]
+    threads: int | None = None
+    dataset_name: str = ""
+    recompute: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"threads": self.threads, "dataset_id": self.dataset_id, "dataset_name": self.dataset_name,
+                "task": self.task, "config": dict(self.config), "recompute": self.recompute,
+                "runs": [r.to_dict() for r in self.runs]}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> BenchmarkPayload:
+        f = Fields(data, "benchmark request")
+        runs = f.get("runs", list, expect="a list of runs")
+        p = cls(dataset_id=f.get("dataset_id", str, check=is_content_id, expect="a dataset id"),
+                task=f.get("task", str, check=lambda t: t in ("classification", "regression"),
+                           expect="classification or regression"),
+                config=f.get("config", dict, expect="an object of settings"),
+                runs=tuple(BenchmarkRun.from_dict(r) for r in runs),
+                threads=f.get("threads", int, default=None, check=lambda n: 1 <= n <= 4096, expect="1 to 4096"),
+                dataset_name=f.get("dataset_name", str, default="", check=_text, expect="a name"),
+                recompute=f.get("recompute", bool, default=False))
+        f.done()
+        return p
+
+
+@payload("describe")
+@dataclass(frozen=True)
+class DescribePayload:
+    """Load a code-bearing model in the worker and record what only loading tells."""
+
+    artifact_id: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"artifact_id": self.artifact_id}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> DescribePayload:
+        f = Fields(data, "describe request")
+        p = cls(f.get("artifact_id", str, check=is_content_id, expect="a model id"))
+        f.done()
+        return p
+
+
+def _upload_fields(f: Fields) -> dict[str, Any]:
+    display = f.get("display_name", str, default=None, check=_text, expect="a name")
+    return {"upload": check_file_name(f.get("upload", str), "the uploaded file"),
+            "filename": check_file_name(f.get("filename", str), "the file name"),
+            "display_name": display.strip() or None if display is not None else None}
+
+
+@payload("register_model")
+@dataclass(frozen=True)
+class RegisterModelPayload:
+    """Check and register an uploaded model file (``inputs/<upload>``) in the worker."""
+
+    upload: str
+    filename: str
+    display_name: str | None = None
+    trusted: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RegisterModelPayload:
+        f = Fields(data, "model upload request")
+        p = cls(**_upload_fields(f), trusted=f.get("trusted", bool, default=False))
+        f.done()
+        return p
+
+
+@payload("register_dataset")
+@dataclass(frozen=True)
+class RegisterDatasetPayload:
+    """Parse and register an uploaded dataset file (``inputs/<upload>``) in the worker."""
+
+    upload: str
+    filename: str
+    display_name: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RegisterDatasetPayload:
+        f = Fields(data, "dataset upload request")
+        p = cls(**_upload_fields(f))
+        f.done()
+        return p
+
+
+# ---------------------------------------------------------------------- spec
+@dataclass(frozen=True)
+class JobSpec:
+    """A job: its kind, typed payload, owner, limits and display title."""
+
+    kind: str
+    payload: Any
+    owner: str | None = None
+    limits: Limits = field(default_factory=Limits)
+    title: str = ""
+
+    def __post_init__(self) -> None:
+        if getattr(self.payload, "kind", None) != self.kind:
+            raise ValueError(f"a {type(self.payload).__name__} is not a '{self.kind}' payload")
+        if self.owner is not None and not (isinstance(self.owner, str) and 0 < len(self.owner) <= 200
+                                           and all(ord(c) >= 32 for c in self.owner)):
+            raise FrontierError(f"the job owner {_short(self.owner)} is not a user name")
+        if not isinstance(self.title, str):
+            raise FrontierError("a job title must be text")
+        object.__setattr__(self, "title", plain(self.title)[:MAX_TEXT])
+
+    @classmethod
+    def from_request(cls, request: object, *, owner: str | None = None, limits: Limits | None = None,
+                     title: str = "") -> JobSpec:
+        """Validate a request dict (``{"kind": ..., **payload}``) into a spec."""
+        if not isinstance(request, Mapping):
+            raise FrontierError("a job request must be a JSON object with a 'kind'")
+        kind = request.get("kind")
+        parse = PAYLOADS.get(kind) if isinstance(kind, str) else None
+        if parse is None:
+            raise FrontierError(f"unknown job kind {_short(kind)}; known kinds: {', '.join(sorted(PAYLOADS))}")
+        body = parse({k: v for k, v in request.items() if k != "kind"})
+        return cls(kind, body, owner, limits if limits is not None else Limits(), title)
+
+    def request(self) -> dict[str, Any]:
+        """The request as submitted: ``{"kind": ..., **payload}``."""
+        return {"kind": self.kind} | self.payload.to_dict()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"version": SPEC_VERSION, "kind": self.kind, "payload": self.payload.to_dict(),
+                "owner": self.owner, "title": self.title, "limits": self.limits.to_dict()}
+
+    @classmethod
+    def from_dict(cls, data: object) -> JobSpec:
+        if isinstance(data, Mapping) and "payload" not in data:  # written before specs had a version
+            return cls.from_request(data)
+        f = Fields(data, "job file request.json")
+        f.get("version", int, check=lambda v: v == SPEC_VERSION, expect=f"version {SPEC_VERSION}")
+        kind = f.get("kind", str)
+        body = f.get("payload", dict, expect="an object")
+        spec = cls.from_request({**body, "kind": kind}, owner=f.get("owner", str, default=None),
+                                limits=Limits.from_dict(f.get("limits", dict)), title=f.get("title", str, default=""))
+        f.done()
+        return spec
+
+
+def write(job_dir: Path, spec: JobSpec) -> None:
+    write_json_atomic(job_dir / REQUEST_FILE, spec.to_dict())
+
+
+def read(job_dir: Path) -> JobSpec:
+    """The job's spec, validated; a damaged file is a one-line error."""
+    try:
+        data = read_json(job_dir / REQUEST_FILE)
+    except FileNotFoundError:
+        raise FrontierError(f"job {job_dir.name} has no request.json") from None
+    except (ValueError, OSError) as exc:
+        raise FrontierError(f"job {job_dir.name}'s request.json is unreadable: {exc.__class__.__name__}") from None
+    return JobSpec.from_dict(data)
