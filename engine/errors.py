@@ -34,6 +34,7 @@ OPTIONS: dict[str, tuple[str, str]] = {
     "device": ("--device", "'Device'"),
     "time_limit": ("--time-limit", "'Time limit per model step'"),
 }
+_STRAY = {0x01: " ", 0x02: None, 0x03: None}  # marker characters left over from user text are dropped
 _MARK = re.compile("\x02([a-z_]+)(?:\x01([^\x03]*))?\x03")
 
 
@@ -48,12 +49,14 @@ def option(name: str, value: object = None) -> str:
 def render(template: str, *, ui: bool = False) -> str:
     """A message template (with :func:`option` references) in CLI words, or in dashboard words with ``ui``."""
     def sub(m: re.Match[str]) -> str:
+        if m.group(1) not in OPTIONS:  # marker characters that came in with user text
+            return m.group(0)
         cli, words = OPTIONS[m.group(1)]
         value = m.group(2)
         if value is None:
             return words if ui else cli
         return f"{words}: {value}" if ui else f"{cli} {value}"
-    return _MARK.sub(sub, template)
+    return _MARK.sub(sub, template).translate(_STRAY)
 
 
 class FrontierError(Exception):

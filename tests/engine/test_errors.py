@@ -1,0 +1,35 @@
+"""Error messages speak the words of the place the input was made, and user text cannot break them."""
+
+from __future__ import annotations
+
+import pytest
+
+from engine.errors import OPTIONS, FrontierError, first_line, option, render
+
+
+def test_an_option_renders_as_a_flag_in_the_cli_and_as_a_label_in_the_ui():
+    err = FrontierError(f"pass {option('drop', 'name')} or check {option('target')}")
+    assert err.message == str(err) == "pass --drop name or check --target"
+    assert err.ui_message == "pass 'Drop columns': name or check 'Target column'"
+
+
+@pytest.mark.parametrize("name", ["\x02bogus\x03", "\x02drop\x01x\x03y", "a\x01b", "\x03\x02", "model\x02"])
+def test_marker_characters_in_user_text_never_raise_or_leak(name):
+    err = FrontierError(f"'{name}' failed; see {option('threads')}")
+    for text in (err.message, err.ui_message, render(err.template)):
+        assert not set(text) & {"\x01", "\x02", "\x03"}
+        assert "\n" not in text
+    assert err.message.endswith("see --threads")
+
+
+def test_messages_are_one_line():
+    assert FrontierError("a\nb\r\n  c").message == "a b c"
+    assert first_line(ValueError("\n\nfirst\nsecond")) == "first"
+    assert first_line(ValueError("")) == "ValueError"
+
+
+def test_every_option_has_both_vocabularies():
+    for name, (cli, ui) in OPTIONS.items():
+        assert cli.startswith("--") and ui and not ui.startswith("--"), name
+    with pytest.raises(KeyError):
+        option("no_such_option")
