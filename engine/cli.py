@@ -49,6 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--threads", type=int, metavar="N", help="threads for inference (default: all cores)")
     b.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="where torch/ONNX models run (default cpu)")
     b.add_argument("--no-cache", action="store_true", help="recompute even when an identical run is stored")
+    b.add_argument("--time-limit", type=float, metavar="S",
+                   help="stop a model step (loading, one fold's fit, the latency sweep) after S seconds "
+                        "(default $FRONTIER_STEP_TIME_S or 900; at most $FRONTIER_MAX_STEP_TIME_S or 3600)")
     _common(b)
     return parser
 
@@ -78,6 +81,7 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
         batch_sizes=_parse_sizes(args.batch_sizes), min_time_s=args.latency_time, min_count=args.latency_count)
     if args.threads is not None and args.threads < 1:
         raise FrontierError("--threads must be at least 1")
+    limits = _limits(args.time_limit)
     config = benchmark.BenchmarkConfig(target=args.target, drop=tuple(args.drop), cv=args.cv, seed=args.seed,
                                        as_is=args.as_is, latency=latency, threads=args.threads, device=args.device)
     ws_root = Path(args.workspace) if args.workspace else None
@@ -108,7 +112,7 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
         models.save(ws, info, data)
     if p.pending:
         st = jobs.run(ws, p.to_request(), on_progress=_progress_bar(args.json, len(p.pending)),
-                        title=f"benchmark on {dataset.name}")
+                      title=f"benchmark on {dataset.name}", limits=limits, owner=owner)
         _close_bar()
         if st.state != "done":
             raise _RunFailed(st.error or st.state)
@@ -138,6 +142,19 @@ def _known_artifact(ws, data: bytes, path: Path, name: str | None, *, trusted: b
     if info.file != f"model{path.suffix.lower()}" or ((info.requires_trust or info.code_bearing) and not trusted):
         return None
     return models.ArtifactInfo(**(info.to_dict() | {"name": name or path.name}))
+
+
+def _limits(time_limit: float | None):
+    """Job limits from ``--time-limit`` (validated before anything is written)."""
+    from engine import jobs, settings
+
+    if time_limit is None:
+        return None
+    most = settings.max_step_time_s()
+    if not 0 < time_limit <= most:
+        raise FrontierError(f"--time-limit must be between 0 and {most:g} seconds (FRONTIER_MAX_STEP_TIME_S), "
+                            f"got {time_limit:g}")
+    return jobs.Limits(step_time_s=time_limit)
 
 
 def _dataset(ws, spec: str):

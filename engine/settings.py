@@ -40,8 +40,12 @@ def worker_memory_mb() -> int:
 
 
 def worker_timeout_s() -> float:
-    """Wall-time limit of one worker (``FRONTIER_WORKER_TIMEOUT_S``, default 1800)."""
-    return _number("FRONTIER_WORKER_TIMEOUT_S", 1800)
+    """Backstop on one model's steps together (``FRONTIER_WORKER_TIMEOUT_S``, default 21600 = 6 h).
+
+    The working limit is per step (:func:`step_time_s`): a model that keeps
+    finishing folds is never stopped for being slow overall, short of this.
+    """
+    return _number("FRONTIER_WORKER_TIMEOUT_S", 21600)
 
 
 def max_data_mb() -> float:
