@@ -99,7 +99,7 @@ class Plan:
             "dataset_name": self.dataset.name, "task": self.checked.task, "config": self.config.to_dict(),
             "recompute": self.recompute,
             "runs": [{"run_id": r.run_id, "artifact_id": r.artifact.id, "name": r.name, "mode": r.mode}
-                     for r in self.pending],
+                     | ({"rows_seen": r.rows_seen} if r.rows_seen is not None else {}) for r in self.pending],
         }
 
 

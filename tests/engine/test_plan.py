@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 from frontier_support import run_cli, sample
 
 from engine import benchmark, datasets, models
@@ -68,3 +69,17 @@ def test_a_cached_request_for_a_registered_dataset_reads_no_data(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert '"cached": true' in proc.stdout
     assert proc.stderr.strip().splitlines()[-1] == "[]"  # no heavy library imported to answer it
+
+
+@pytest.mark.parametrize(("dataset", "as_is", "expected"), [
+    ("digits", True, True),            # a sample scored as-is on rows it was trained on
+    ("digits_holdout", True, False),   # ... on rows it never saw
+    ("digits", False, False),          # refit per fold: always scored on held-out folds
+])
+def test_runs_record_whether_they_scored_rows_the_model_was_trained_on(tmp_path, dataset, as_is, expected):
+    args = ["benchmark", "--model", sample("digits_logreg.skops"), "--data", dataset, "--workspace", tmp_path / "ws",
+            "--json", "--no-latency", "--threads", "1", "--cv", "3"]
+    r = run_cli(*args, *(["--as-is"] if as_is else []))
+    assert r.returncode == 0, str(r)
+    (run,) = r.json["runs"]
+    assert run["rows_seen"] is expected
