@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 import skops.io as sio
 from frontier_support import run_cli, sample, snapshot
+from models_support import TouchOnLoad, evil_pickle, prove_it_runs
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
@@ -27,28 +28,6 @@ from engine import datasets, models
 from engine.errors import FrontierError
 from engine.models import pt2_pickle_members
 from engine.workspace import Workspace
-
-
-class _TouchOnLoad:
-    """Unpickling this runs ``exec`` of code that creates ``marker``."""
-
-    def __init__(self, marker: Path) -> None:
-        self.marker = marker
-
-    def __reduce__(self):
-        return (exec, (f"open({str(self.marker)!r}, 'w').write('pwned')",))
-
-
-def evil_pickle(marker: Path) -> bytes:
-    return pickle.dumps(_TouchOnLoad(marker))
-
-
-def prove_it_runs(load, marker: Path) -> None:
-    """Oracle: the payload really executes when loaded the unsafe way."""
-    assert not marker.exists()
-    load()
-    assert marker.read_text() == "pwned"
-    marker.unlink()
 
 
 @pytest.fixture
@@ -312,7 +291,7 @@ def test_onnx_external_data_inside_the_folder_is_accepted_and_copied(tmp_path, w
 def test_npz_with_object_arrays_is_refused_without_unpickling(tmp_path):
     marker = tmp_path / "marker"
     arr = np.empty(2, dtype=object)
-    arr[0] = _TouchOnLoad(marker)
+    arr[0] = TouchOnLoad(marker)
     arr[1] = 1
     buf = io.BytesIO()
     np.savez(buf, X=np.zeros((2, 1, 2, 2)), y=arr)
