@@ -97,7 +97,7 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
         name = args.name[i] if i < len(args.name) else None
         infos.append(_known_artifact(ws_probe, data, path, name, trusted=args.trust)
                      or models.info_from_bytes(data, path.name, trusted=args.trust, display_name=name,
-                                                 source_path=path.resolve()))
+                                               source_path=path.resolve(), owner=local_actor().name))
         blobs.append(data)
     # plan() checks the models against the data; it must fail before the workspace exists.
     p = benchmark.plan(ws_probe, infos, dataset, config, names=[i.name for i in infos],
@@ -109,7 +109,7 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
     for p_note in p.notes:
         print(f"note: {render(p_note)}", file=sys.stderr)
     for info, data in zip(infos, blobs, strict=True):
-        models.save(ws, info, data)
+        models.save(ws, info, data, owner=owner)
     if p.pending:
         st = jobs.run(ws, p.to_request(), on_progress=_progress_bar(args.json, len(p.pending)),
                       title=f"benchmark on {dataset.name}", limits=limits, owner=owner)
@@ -125,23 +125,23 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
 
 
 def _known_artifact(ws, data: bytes, path: Path, name: str | None, *, trusted: bool):
-    """The stored description of an already-registered model, skipping a reload.
+    """The stored, checked description of an already-registered model, skipping a reload.
 
-    Only when the file was registered with the same or more trust and under
-    the same suffix; otherwise the caller validates the bytes afresh.
+    Only under the same suffix, and for a code-bearing model only when it is
+    trusted already or ``--trust`` is given now (then the record is re-signed
+    when the model is saved); otherwise the caller validates the bytes afresh.
     """
-    import hashlib
+    import dataclasses
 
-    from engine import models
+    from engine import ids, models
 
-    artifact_id = hashlib.sha256(data).hexdigest()[:16]
     try:
-        info = models.get(ws, artifact_id)
+        info = models.get(ws, ids.id_of(models.content_digest(data)))
     except FrontierError:
         return None
-    if info.file != f"model{path.suffix.lower()}" or ((info.requires_trust or info.code_bearing) and not trusted):
+    if info.file != f"model{path.suffix.lower()}" or (info.code_bearing and not (info.trusted or trusted)):
         return None
-    return models.ArtifactInfo(**(info.to_dict() | {"name": name or path.name}))
+    return dataclasses.replace(info, name=name or path.name, trusted=info.trusted or trusted)
 
 
 def _limits(time_limit: float | None):

@@ -156,19 +156,23 @@ def _subset(full: datasets.Dataset, rows: np.ndarray, name: str) -> datasets.Dat
     return dataclasses.replace(ds, name=name, source=HOLDOUT_SOURCE)
 
 
+# Who registered (and trusted) what Frontier ships: only admins delete it on a shared server.
+BUNDLED_OWNER = "frontier (bundled)"
+
+
 def ensure_registered(ws: Workspace) -> bool:
     """Register built-in datasets, holdouts and sample models once per workspace; True if it did."""
     marker = ws.root / f".samples-{ENGINE_VERSION}-v{SAMPLES_VERSION}"
     if marker.exists():
         return False
     for name in datasets.BUILTINS:
-        datasets.register(ws, datasets.builtin(name))
+        datasets.register(ws, datasets.builtin(name), owner=BUNDLED_OWNER)
     for ds in holdout_datasets():
-        datasets.register(ws, ds)
+        datasets.register(ws, ds, owner=BUNDLED_OWNER)
     for sample in manifest():
         if sample.path.is_file():
             models.register_bytes(ws, sample.path.read_bytes(), sample.file, trusted=True,
-                                  display_name=sample.name, lineage=sample.lineage)
+                                  display_name=sample.name, lineage=sample.lineage, owner=BUNDLED_OWNER)
     marker.write_text("registered\n")
     return True
 

@@ -6,7 +6,15 @@ Fixtures that hand out a workspace are *read-only*: copy one with
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
+
+# Trust records are signed with a per-installation key kept outside the workspace
+# (~/.config/frontier/secret.key): the suite, its CLI runs, workers and dashboards use a
+# private one, never the developer's.
+os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="frontier-test-config-")
+os.environ.pop("FRONTIER_SECRET_KEY", None)
 
 import pytest
 from frontier_support import (
