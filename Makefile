@@ -1,12 +1,13 @@
-# Frontier: `make run` starts the dashboard, `make test` runs the whole suite.
+# Frontier: `make run` starts the dashboard for one person, `make serve` for a team, `make test` runs the suite.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PORT ?= 8501
+HOST ?= 127.0.0.1
 APT_TEST_PACKAGES := chromium fonts-liberation
 
-.PHONY: install run test test-fast lint samples bench clean apt-test-deps
+.PHONY: install run serve test test-fast lint samples bench clean apt-test-deps
 
 install: $(STAMP)
 
@@ -16,8 +17,14 @@ $(STAMP): requirements.txt
 	$(PY) -m pip install --quiet -r requirements.txt
 	touch $(STAMP)
 
+# One person, embedded: listens on this machine only, no sign-in (you act as the local user).
 run: install
-	$(PY) -m streamlit run dashboard/app.py --server.port $(PORT) --server.headless true
+	$(PY) -m streamlit run dashboard/app.py --server.address 127.0.0.1 --server.port $(PORT) --server.headless true
+
+# The team deployment: listens on HOST:PORT, requires sign-in (.streamlit/secrets.toml), hardened settings;
+# refuses to start when sign-in, XSRF protection or the upload limit are off or too high.
+serve: install
+	$(PY) -m dashboard.serve --host $(HOST) --port $(PORT)
 
 # Installs the Debian packages the browser tests need when they are missing.
 apt-test-deps:

@@ -1,7 +1,9 @@
-"""Frontier's entry point: ``streamlit run dashboard/app.py`` (what ``make run`` does).
+"""Frontier's entry point: ``streamlit run dashboard/app.py`` (``make run``; ``make serve`` via
+:mod:`dashboard.serve`).
 
-A router only: it opens the workspace once (registering the bundled samples)
-and hands over to the page the user picked.
+A router only: the sign-in gate runs first (nothing else renders until it
+lets the session in), then the workspace opens once (registering the bundled
+samples) and the page the user picked runs.
 """
 
 from __future__ import annotations
@@ -15,18 +17,28 @@ if str(ROOT) not in sys.path:  # `import engine` and `import dashboard` from any
 
 import streamlit as st  # noqa: E402
 
-from dashboard import nav, state, ui  # noqa: E402
+from dashboard import nav, state  # noqa: E402
+from dashboard.auth import gate  # noqa: E402
+from dashboard.text import md  # noqa: E402
+from dashboard.widgets.errors import guard  # noqa: E402
 
 st.set_page_config(page_title="Frontier", page_icon=":material/insights:", layout="wide")
 
-with ui.guard("opening the workspace") as opened:
+pages = [nav.upload_page(), nav.benchmark_page()]
+actor = gate.gate(pages)
+
+with guard("opening the workspace") as opened:
     state.workspace()
 if not opened.ok:
     st.stop()
 
-page = st.navigation([nav.upload_page(), nav.benchmark_page()])
+page = st.navigation(pages)
 with st.sidebar:
     st.markdown("## :material/insights: Frontier")
     st.caption("Which model should you ship? Accuracy, latency and size, side by side.")
-    st.caption(f"Workspace: `{state.workspace().root}`")
+    role = " (admin)" if actor.admin else ""
+    st.caption(f":material/person: {md(actor.name)}{role}")
+    gate.sign_out_button()
+    if actor.admin:  # a server path is for whoever runs the server
+        st.caption(f"Workspace: {md(state.workspace().root)}")
 page.run()

@@ -3,20 +3,19 @@
 The workspace is a shared, never-mutated object (``st.cache_resource``);
 stored results are immutable per run id, so their tables are cached with
 ``st.cache_data`` keyed by the workspace root and the run id. Session state
-only ever holds ids (see :mod:`dashboard.ui`).
+only ever holds ids and selections.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import streamlit as st
 
-from engine import datasets, jobs, models, samples
+from engine import datasets, jobs, models, samples, settings
 from engine.errors import FrontierError
 from engine.results import ResultStore
 from engine.workspace import Workspace
@@ -26,7 +25,7 @@ log = logging.getLogger("frontier.dashboard")
 
 def workspace() -> Workspace:
     """The workspace named by ``$FRONTIER_WORKSPACE`` (or ``./workspace``), samples registered."""
-    return _open_workspace(str(Path(os.environ.get("FRONTIER_WORKSPACE") or "workspace").expanduser().resolve()))
+    return _open_workspace(str(settings.workspace_root()))
 
 
 @st.cache_resource(show_spinner="Opening the workspace and registering the bundled samples…")

@@ -1,7 +1,8 @@
 """AppTest fixtures: a workspace with the bundled samples registered once, copied per test.
 
 The dashboard opens ``$FRONTIER_WORKSPACE``; each test points it at its own
-copy, so uploads and deletions never leak between tests.
+copy, so uploads and deletions never leak between tests. Sign-in throttles
+live in the process (``st.cache_resource``): each test starts with them empty.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from dashboard.auth import gate
 from engine import jobs, samples
 from engine.workspace import Workspace
 
@@ -32,3 +34,10 @@ def workspace(seeded_workspace, tmp_path, monkeypatch) -> Workspace:
     yield ws
     for job in jobs.list_jobs(ws, active_only=True):  # never leave workers behind
         jobs.cancel(ws, job.job_id)
+
+
+@pytest.fixture(autouse=True)
+def fresh_throttles():
+    for throttle in gate.throttles():
+        throttle.reset()
+    yield

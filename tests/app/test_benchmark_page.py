@@ -2,10 +2,24 @@
 
 from __future__ import annotations
 
-import pytest
-from app_support import FAST_LATENCY, artifact_id, charts_of, errors, new_app, run_until
+import json
 
-from engine import benchmark, datasets, jobs, models
+import pytest
+from app_support import (
+    FAST_LATENCY,
+    artifact_id,
+    captions,
+    charts_of,
+    errors,
+    infos,
+    new_app,
+    run_until,
+    successes,
+    warnings,
+)
+
+from engine import benchmark, datasets, jobs, models, settings
+from engine.jobs import spec as jobspec
 from engine.measure.latency import LatencySettings
 from engine.results import ResultStore, RunRecord
 
@@ -38,41 +52,43 @@ def app(workspace):
     at = new_app().run()
     assert not at.exception, at.exception
     assert at.title[0].value == "Benchmark"
-    assert at.selectbox(key="benchmark:dataset").format_func(at.selectbox(key="benchmark:dataset").value).startswith("digits (tabular")
+    box = at.selectbox(key="benchmark:dataset")
+    assert box.format_func(box.value).startswith("digits (tabular")
     return at
 
 
 def test_benchmark_through_the_form_then_served_from_the_store(app, workspace):
-    _fill(app, [artifact_id(workspace, LOGREG)])
+    _fill(app, [artifact_id(workspace, LOGREG)], **{"benchmark:step_time": 120.0})
     assert not app.exception and not errors(app), errors(app)
     job_id = app.session_state["benchmark:job_id"]
     assert [j.job_id for j in _jobs(workspace)] == [job_id]
-    assert app.query_params["job"] in (job_id, [job_id])  # the URL links the job
+    assert app.query_params["job"] == job_id  # the URL links the job
+    # the form's time limit per model step travels with the job
+    assert jobspec.read(workspace.job_dir(job_id)).limits.step_time_s == 120.0
+    assert jobs.status(workspace, job_id).owner == app.session_state["auth:actor"].name
 
     run_until(app, _has_results)
     assert jobs.status(workspace, job_id).state == "done"
     assert not errors(app)
     table = app.dataframe[0].value
+    assert list(table.columns[:3]) == ["model", "accuracy_mean", "accuracy_std"]
     assert table["model"].tolist() == [LOGREG]
-    assert table["mode"].tolist() == ["cv-refit"]
     assert 0.9 < table["accuracy_mean"].iloc[0] <= 1.0
     assert table["latency_p50_ms"].iloc[0] > 0
     tabs = [t.label for t in app.tabs]
     assert tabs[:7] == ["Metrics", "Confusion matrices", "ROC", "PR", "Calibration", "Latency", "Per-class report"]
     assert any(e.label == "Environment" for e in app.expander)
-    # the per-class report table lists the ten digits and the averages
     per_class = next(d.value for d in app.dataframe if "support" in d.value.columns)
-    assert len(per_class) == 12
-    # the previous-runs table now holds the run
-    assert [d for d in app.dataframe if "run_id" in d.value.columns and len(d.value) == 1]
+    assert len(per_class) == 12  # the ten digits and the averages
+    assert [d for d in app.dataframe if "model" in d.value.columns and len(d.value) == 1][1:]  # previous runs
 
     # the same request again: nothing runs, the stored result is shown at once
     app.button(key=SUBMIT).click()
     app.run()
     assert not app.exception and not errors(app)
-    assert app.session_state["benchmark:job_id"] is None
+    assert "benchmark:job_id" not in app.session_state and "job" not in app.query_params
     assert len(_jobs(workspace)) == 1
-    assert any("served from the store" in s.value for s in app.success)
+    assert any("served from the store" in s for s in successes(app))
     assert _has_results(app)
 
 
@@ -84,7 +100,7 @@ def test_model_dataset_mismatch_is_refused_without_a_job(app, workspace):
     assert "benchmark:job_id" not in app.session_state
 
 
-def test_too_many_folds_for_a_tiny_dataset_is_refused(app, workspace):
+def test_too_many_folds_for_a_tiny_dataset_is_refused_in_ui_words(app, workspace):
     # 12 rows, but class 'a' has only 3 of them: fewer than 5 folds need
     rows = "x1,x2,label\n" + "".join(f"{i},{i % 3},{'a' if i < 3 else 'b'}\n" for i in range(12))
     tiny = datasets.register(workspace, datasets.read_bytes(rows.encode(), name="tiny.csv"))
@@ -93,7 +109,7 @@ def test_too_many_folds_for_a_tiny_dataset_is_refused(app, workspace):
     assert app.selectbox(key=f"benchmark:target:{tiny.id}").value == "label"
     _fill(app, [artifact_id(workspace, LOGREG)], folds=5)
     assert len(errors(app)) == 1, errors(app)
-    assert "fewer than the 5 folds" in errors(app)[0]
+    assert "5 folds" in errors(app)[0] and "--cv" not in errors(app)[0]
     assert _jobs(workspace) == []
 
 
@@ -109,70 +125,101 @@ def test_image_dataset_hides_the_target_and_refuses_tabular_models(app, workspac
 
 def test_no_model_chosen_is_an_error(app, workspace):
     _fill(app, [])
-    assert errors(app) == ["choose at least one model to benchmark"]
+    assert len(errors(app)) == 1 and errors(app)[0].startswith("choose at least one model to benchmark")
     assert _jobs(workspace) == []
 
 
-def _submit_directly(ws, model: str, dataset: str, *, min_time_s: float = 0.02) -> tuple[str, list[str]]:
+def test_the_step_time_limit_is_capped_by_the_server_setting(app, monkeypatch):
+    monkeypatch.setenv("FRONTIER_MAX_STEP_TIME_S", "600")
+    monkeypatch.setenv("FRONTIER_STEP_TIME_S", "900")
+    app.run()
+    box = app.number_input(key="benchmark:step_time")
+    assert box.label == "Time limit per model step (s)"
+    assert box.max == settings.max_step_time_s() == 600 and box.value == 600
+
+
+def test_batch_sizes_larger_than_the_dataset_are_named(app, workspace):
+    """iris has 150 rows: the 256 batch size is skipped by the latency sweep, and the page says so."""
+    iris = datasets.list_registered(workspace).set_index("name").loc["iris", "id"]
+    app.selectbox(key="benchmark:dataset").set_value(iris).run()
+    iris_model = models.register_bytes(workspace, _iris_skops(), "iris.skops")
+    app.run()
+    _fill(app, [iris_model.id], **{"benchmark:lat_batches": [1, 128, 256]})
+    assert not errors(app), errors(app)
+    assert any("Batch size(s) 256 are larger than the dataset's 150 rows" in i for i in infos(app))
+
+
+def _iris_skops() -> bytes:
+    import skops.io as sio
+    from sklearn.datasets import load_iris
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = load_iris(return_X_y=True, as_frame=True)
+    X.columns = [f"x{i}" for i in range(4)]
+    return sio.dumps(LogisticRegression(max_iter=300).fit(X.to_numpy(), y))
+
+
+def submit_directly(ws, model: str, dataset: str, *, min_time_s: float = 0.02,
+                    owner: str | None = None) -> tuple[str, list[str]]:
     infos = [i for i in models.list_registered(ws) if i.name == model]
     config = benchmark.BenchmarkConfig(cv=3, threads=1, latency=LatencySettings(
         batch_sizes=(1, 32), min_time_s=min_time_s, min_count=5))
     p = benchmark.plan(ws, infos, datasets.builtin(dataset), config)
-    return jobs.submit(ws, p.to_request(), title=f"test {model}"), [r.run_id for r in p.runs]
+    options = {"owner": owner} if owner else {}
+    return jobs.submit(ws, p.to_request(), title=f"test {model}", **options), [r.run_id for r in p.runs]
 
 
 def test_a_new_session_reattaches_to_a_running_job_and_shows_regression_results(workspace):
-    job_id, run_ids = _submit_directly(workspace, "Ridge regression (scikit-learn)", "diabetes")
-    stranger = new_app().run()  # another user's session: told about the job, not attached to it
+    job_id, run_ids = submit_directly(workspace, "Ridge regression (scikit-learn)", "diabetes")
+    stranger = new_app().run()  # another session: told about the job, not attached to it
     assert not stranger.exception and "benchmark:job_id" not in stranger.session_state
-    assert any("1 other benchmark(s) running" in c.value for c in stranger.caption)
+    assert any(c.startswith("Your other benchmark(s) running: [test Ridge") for c in captions(stranger))
 
     at = new_app()
     at.query_params["job"] = job_id  # a browser refresh: empty session state, the URL names the job
     at.run()
     assert not at.exception
     assert at.session_state["benchmark:job_id"] == job_id
-    assert at.session_state["benchmark:run_ids"] == run_ids
+    assert at.session_state["benchmark:runs"]["run_ids"] == run_ids
     run_until(at, lambda a: len(charts_of(a)) >= 5)  # fold metrics, trade-off, residuals, latency x2
     assert [t.label for t in at.tabs][:3] == ["Metrics", "Residuals", "Latency"]
     table = at.dataframe[0].value
-    assert {"rmse_mean", "mae_mean", "r2_mean"} <= set(table.columns)
+    assert list(table.columns[:3]) == ["model", "rmse_mean", "rmse_std"]
     assert "accuracy_mean" not in table.columns
 
 
 def test_cancel_stops_the_job(workspace):
-    job_id, _ = _submit_directly(workspace, LOGREG, "digits", min_time_s=30.0)
+    job_id, _ = submit_directly(workspace, LOGREG, "digits", min_time_s=30.0)
     at = new_app()
     at.query_params["job"] = job_id
     at.run()
     assert at.get("progress"), "an active job shows a progress bar"
+    assert " elapsed" in at.get("progress")[0].proto.text
     at.button(key=f"benchmark:cancel:{job_id}").click().run()
     assert not at.exception
     assert jobs.wait(workspace, job_id, timeout_s=30).state == "cancelled"
     at.run()
-    assert any("cancelled" in i.value for i in at.info)
+    assert any("cancelled" in i for i in infos(at))
     assert not at.get("progress")
 
 
-def test_failed_job_shows_one_line_error(workspace):
-    job_id, _ = _submit_directly(workspace, LOGREG, "digits")
+def test_a_failed_job_shows_one_line_in_ui_words(workspace):
+    job_id, _ = submit_directly(workspace, LOGREG, "digits")
     jobs.cancel(workspace, job_id)
     jobs.wait(workspace, job_id, timeout_s=30)
     status_file = workspace.jobs / job_id / "status.json"
-    import json
-
-    status = json.loads(status_file.read_text()) | {"state": "failed", "error": "the model exploded; try another"}
+    status = json.loads(status_file.read_text()) | {
+        "state": "failed", "error": "the model exploded; try --threads 1", "ui_error": "the model exploded; try 'Threads': 1"}
     status_file.write_text(json.dumps(status))
     at = new_app()
-    at.session_state["benchmark:job_id"] = job_id
-    at.session_state["benchmark:run_ids"] = []
+    at.query_params["job"] = job_id
     at.run()
-    assert errors(at) == ["the model exploded; try another"]
     assert not at.exception
+    assert errors(at) == ["the model exploded; try 'Threads': 1"]  # the dashboard's words, not the CLI's
 
 
-def test_previous_runs_can_be_charted_again(workspace):
-    job_id, run_ids = _submit_directly(workspace, LOGREG, "digits")
+def test_previous_runs_can_be_charted_again_and_deleted(workspace):
+    job_id, run_ids = submit_directly(workspace, LOGREG, "digits")
     assert jobs.wait(workspace, job_id, timeout_s=150).state == "done"
     at = new_app().run()
     assert not at.exception
@@ -190,12 +237,12 @@ def test_previous_runs_can_be_charted_again(workspace):
     assert not at.exception and not errors(at), errors(at)
     assert not workspace.results.joinpath(run_ids[0]).exists()
     assert sorted(p.name for p in workspace.results.iterdir()) == sorted(other)
-    assert any("Deleted" in s.value for s in at.success)
+    assert any("Deleted" in s for s in successes(at))
 
 
 def test_runs_from_different_environments_are_flagged(workspace):
-    job_id, run_ids = _submit_directly(workspace, LOGREG, "digits")
-    other_job, other_ids = _submit_directly(workspace, "MLP (ONNX)", "digits")
+    job_id, run_ids = submit_directly(workspace, LOGREG, "digits")
+    other_job, other_ids = submit_directly(workspace, "MLP (ONNX)", "digits")
     assert jobs.wait(workspace, job_id, timeout_s=150).state == "done"
     assert jobs.wait(workspace, other_job, timeout_s=150).state == "done"
     at = new_app().run()
@@ -210,13 +257,4 @@ def test_runs_from_different_environments_are_flagged(workspace):
     store.save(RunRecord(other_ids[0], record, tables), replace=True)
     at.run()
     assert not at.exception
-    assert any("different environments (cpu)" in w.value for w in at.warning)
-
-
-@pytest.mark.parametrize("bad", ["../results", "20990101-000000-abcdef", "not-a-job"])
-def test_a_link_to_an_unknown_job_is_a_warning_not_an_error(workspace, bad):
-    at = new_app()
-    at.query_params["job"] = bad
-    at.run()
-    assert not at.exception and not errors(at)
-    assert any("not in this workspace" in w.value for w in at.warning)
+    assert any("different environments (cpu)" in w for w in warnings(at))

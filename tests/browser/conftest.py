@@ -1,9 +1,16 @@
-"""Start the dashboard exactly as ``make run`` does, in a fresh workspace, and drive a real Chromium."""
+"""Start the dashboard as ``make run`` and as ``make serve`` do, in fresh workspaces, and drive a real Chromium.
+
+``dashboard`` is the embedded one-person server; ``served`` is the team server
+started through ``python -m dashboard.serve`` in a folder of its own, with a
+``.streamlit/secrets.toml`` written by the test (alice and bob with passwords,
+carol an admin) and ``HOME`` pointing there too, so no real secrets are read.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -21,6 +28,7 @@ CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 START_TIMEOUT_S = 90
 HOSTILE_MEMORY_MB = 1500
+PASSWORDS = {"alice": "alice-password-1", "bob": "bob-password-22", "carol": "carol-admin-333"}
 
 
 @dataclass(frozen=True)
@@ -55,23 +63,51 @@ def _cancel_jobs(root: Path) -> None:
             jobs.cancel(ws, job.job_id)
 
 
-@pytest.fixture(scope="module")
-def dashboard(tmp_path_factory) -> Iterator[Dashboard]:
+def _requirements() -> None:
     if not CHROMIUM.is_file():
         pytest.skip(f"{CHROMIUM} is missing; install Debian's chromium (make apt-test-deps)")
     pytest.importorskip("playwright.sync_api", reason="the playwright Python package is not installed")
+
+
+@pytest.fixture(scope="module")
+def dashboard(tmp_path_factory) -> Iterator[Dashboard]:
+    """``make run``: streamlit on 127.0.0.1, no sign-in."""
+    _requirements()
     tmp = tmp_path_factory.mktemp("dashboard")
     port = _free_port()
-    url = f"http://localhost:{port}"
-    log = tmp / "streamlit.log"
     # a memory cap well above a normal worker (~0.5 GB) so a hostile model is stopped quickly
     env = os.environ | {"FRONTIER_WORKSPACE": str(tmp / "ws"), "PYTHONUNBUFFERED": "1",
                         "FRONTIER_WORKER_MEMORY_MB": str(HOSTILE_MEMORY_MB)}
+    command = [sys.executable, "-m", "streamlit", "run", "dashboard/app.py", "--server.address", "127.0.0.1",
+               "--server.port", str(port), "--server.headless", "true"]
+    yield from _serve(command, cwd=REPO_ROOT, env=env, tmp=tmp, port=port)
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory) -> Iterator[Dashboard]:
+    """``make serve``: the launcher, sign-in by password, hardened settings."""
+    _requirements()
+    from dashboard.auth import passwords
+
+    site = tmp_path_factory.mktemp("served")
+    (site / ".streamlit").mkdir()
+    shutil.copyfile(REPO_ROOT / ".streamlit" / "config.toml", site / ".streamlit" / "config.toml")
+    users = "\n".join(f'{name} = "{passwords.hash_password(pw)}"' for name, pw in PASSWORDS.items())
+    (site / ".streamlit" / "secrets.toml").write_text(f'[frontier]\nadmins = ["carol"]\n\n[frontier.users]\n{users}\n')
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STREAMLIT_")}
+    env |= {"FRONTIER_WORKSPACE": str(site / "ws"), "PYTHONUNBUFFERED": "1", "HOME": str(site),
+            "PYTHONPATH": str(REPO_ROOT)}
+    command = [sys.executable, "-m", "dashboard.serve", "--host", "127.0.0.1", "--port", str(port)]
+    yield from _serve(command, cwd=site, env=env, tmp=site, port=port)
+
+
+def _serve(command: list[str], *, cwd: Path, env: dict[str, str], tmp: Path, port: int) -> Iterator[Dashboard]:
+    url = f"http://127.0.0.1:{port}"
+    log = tmp / "streamlit.log"
     with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "dashboard/app.py", "--server.port", str(port),
-             "--server.headless", "true"],
-            cwd=REPO_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(command, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)
     try:
         deadline = time.monotonic() + START_TIMEOUT_S
         while not _healthy(url):
@@ -94,7 +130,8 @@ def dashboard(tmp_path_factory) -> Iterator[Dashboard]:
 
 
 @pytest.fixture(scope="module")
-def browser(dashboard):
+def browser():
+    _requirements()
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:

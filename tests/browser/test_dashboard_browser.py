@@ -5,8 +5,10 @@ Screenshots land in ``test-artifacts/`` (git-ignored) for a human to look at.
 
 from __future__ import annotations
 
+import re
+
 import pytest
-from browser_support import full_page_screenshot
+from browser_support import ARTIFACTS, full_page_screenshot
 
 pytestmark = pytest.mark.browser
 
@@ -105,7 +107,7 @@ def test_a_hostile_model_fails_its_own_run_and_the_dashboard_keeps_serving(dashb
     _open_benchmark_with(page, dashboard.url, "Memory hog · torchscript")
     page.get_by_role("button", name="Run benchmark").click()
 
-    error = page.locator('[data-testid="stAlertContentError"]').first
+    error = page.locator('[data-testid="stAlertContentError"] [data-testid="stMarkdownContainer"]').first
     error.wait_for(timeout=RESULTS_TIMEOUT_MS)
     assert "memory" in error.inner_text()
     assert len(error.inner_text().strip().splitlines()) == 1
@@ -116,3 +118,39 @@ def test_a_hostile_model_fails_its_own_run_and_the_dashboard_keeps_serving(dashb
     page.goto(f"{dashboard.url}/models", wait_until="domcontentloaded")  # and the server still serves pages
     page.get_by_role("heading", name="Models & data").wait_for(timeout=30_000)
     page.locator('[data-testid="stDataFrame"]').first.wait_for(timeout=30_000)
+
+
+def test_results_table_fits_1400_px_with_the_model_pinned_and_best_marked(dashboard, page):
+    """Three stored runs compared at 1400 px: decision columns visible without scrolling, best values marked."""
+    from engine import benchmark, datasets, jobs, models, samples
+    from engine.measure.latency import LatencySettings
+    from engine.workspace import Workspace
+
+    ws = Workspace.open(dashboard.workspace)
+    samples.ensure_registered(ws)
+    chosen = [i for i in models.list_registered(ws)
+              if i.name in ("Logistic regression (scikit-learn)", "MLP (ONNX)", "Random forest (scikit-learn)")]
+    plan = benchmark.plan(ws, chosen, datasets.builtin("digits"), benchmark.BenchmarkConfig(
+        cv=3, threads=1, latency=LatencySettings(batch_sizes=(1, 32), min_time_s=0.02, min_count=5)))
+    if plan.pending:
+        assert jobs.wait(ws, jobs.submit(ws, plan.to_request(), title="three models"), timeout_s=300).state == "done"
+    page.set_viewport_size({"width": 1400, "height": 1000})
+    page.goto(dashboard.url, wait_until="domcontentloaded")
+    page.get_by_role("heading", name="Previous runs").wait_for(timeout=60_000)
+    box = page.locator('[data-testid="stMultiSelect"]').filter(has_text="Show charts for")
+    for run in plan.runs:
+        box.locator("input").click()
+        page.keyboard.type(run.name.split(" (")[0])
+        page.get_by_role("option", name=re.compile(re.escape(run.name))).first.click()
+        page.keyboard.press("Escape")
+        page.wait_for_timeout(1500)  # the page reruns with the new choice
+    page.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
+    table = page.locator('[data-testid="stDataFrame"]').nth(1)
+    table.scroll_into_view_if_needed()
+    page.wait_for_timeout(800)
+    headers = [h.text_content() for h in table.locator('th[role="columnheader"]').all()]
+    assert headers == ["Model", "Accuracy", "Accuracy ±", "p50 ms", "p95 ms", "rows/s", "Size"]
+    box = table.bounding_box()
+    assert box is not None and box["x"] + box["width"] <= 1400  # all decision columns on screen, no scrolling
+    assert page.get_by_text("Sorted by Accuracy (higher is better)").count() >= 1
+    page.screenshot(path=str(ARTIFACTS / "results_table.png"), full_page=False)

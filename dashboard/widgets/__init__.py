@@ -1,0 +1,1 @@
+"""Shared widgets: errors, jobs, results, tables and registry controls. Pages compose them."""
