@@ -22,6 +22,15 @@ CHUNK = 1 << 20
 SUPPORTED_COMPRESSION = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
 
 
+def is_zip(data: bytes) -> bool:
+    """Whether ``data`` looks like a zip archive; a damaged end record is "no", never an exception
+    (``zipfile.is_zipfile`` itself raises on some, e.g. a multi-disk count)."""
+    try:
+        return zipfile.is_zipfile(io.BytesIO(data))
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        return False
+
+
 def mb(n_bytes: float) -> str:
     """Binary megabytes for messages (the unit every Frontier cap uses)."""
     return f"{n_bytes / 2**20:,.1f} MB"

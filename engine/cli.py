@@ -263,3 +263,10 @@ def main(argv: list[str] | None = None) -> int:
         _close_bar()
         print("error: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # a bug: still one line, never a traceback
+        from engine.errors import first_line
+
+        _close_bar()
+        print(f"error: unexpected {type(exc).__name__}: {first_line(exc)} (this is a bug in Frontier; "
+              "please report it with the command that caused it)", file=sys.stderr)
+        return EXIT_RUN_FAILED

@@ -56,7 +56,15 @@ def render(template: str, *, ui: bool = False) -> str:
         if value is None:
             return words if ui else cli
         return f"{words}: {value}" if ui else f"{cli} {value}"
-    return _MARK.sub(sub, template).translate(_STRAY)
+    return printable(_MARK.sub(sub, template).translate(_STRAY))
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters (ESC sequences, NUL, BEL, C1 codes) shown as escapes, so a name
+    or a byte quoted from a hostile file can neither clear a terminal nor split a line."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() or c == " " else repr(c)[1:-1] for c in text)
 
 
 class FrontierError(Exception):
@@ -78,6 +86,6 @@ class FrontierError(Exception):
 
 
 def first_line(exc: BaseException, limit: int = MAX_LINE) -> str:
-    """The first non-empty line of an exception's message (its type name if it has none)."""
+    """The first non-empty line of an exception's message (its type name if it has none), printable."""
     lines = [line for line in str(exc).strip().splitlines() if line.strip()]
-    return lines[0].strip()[:limit] if lines else type(exc).__name__
+    return printable(lines[0].strip())[:limit] if lines else type(exc).__name__

@@ -134,10 +134,19 @@ def _check(hx: Header, hy: Header, what: str, *, expect_rows: int | None) -> tup
         raise FrontierError(f"{what}: y has dtype {hy.dtype}; expected numbers or text labels")
     if n == 0:
         raise FrontierError(f"{what} holds no rows; X and y need at least one")
+    if 0 in hx.shape[1:]:
+        raise FrontierError(f"{what}: X has shape {hx.shape}, no features; save at least one column or pixel")
     if expect_rows is not None and n != expect_rows:
         raise FrontierError(f"{what} holds {n} rows, not the {expect_rows} its metadata records")
-    x_dtype = np.dtype(np.float32) if len(hx.shape) == 4 else hx.dtype.newbyteorder("=")
-    return x_dtype, hy.dtype.newbyteorder("=")
+    if len(hx.shape) == 4:
+        x_dtype = np.dtype(np.float32)
+    elif hx.dtype.kind == "f" and hx.dtype.itemsize > 8:  # long double: what every library downstream takes
+        x_dtype = np.dtype(np.float64)
+    else:
+        x_dtype = hx.dtype.newbyteorder("=")
+    # byte-string labels become text (each byte as its Latin-1 character: never a decoding error)
+    y_dtype = np.dtype(f"U{hy.dtype.itemsize}") if hy.dtype.kind == "S" else hy.dtype.newbyteorder("=")
+    return x_dtype, y_dtype
 
 
 def _read(zf: zipfile.ZipFile, info: zipfile.ZipInfo, header: Header, out_dtype: np.dtype, what: str) -> np.ndarray:
@@ -158,6 +167,8 @@ def _read(zf: zipfile.ZipFile, info: zipfile.ZipInfo, header: Header, out_dtype:
                 buf = carry + chunk if carry else chunk
                 whole = len(buf) - len(buf) % itemsize
                 values = np.frombuffer(buf, dtype=header.dtype, count=whole // itemsize)
+                if header.dtype.kind == "S":
+                    values = np.char.decode(values, "latin-1")
                 flat[done:done + len(values)] = values
                 done += len(values)
                 carry = buf[whole:]

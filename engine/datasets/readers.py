@@ -79,6 +79,11 @@ def from_frame(frame: pd.DataFrame, *, name: str, source: str = "upload") -> Dat
     if len(set(frame.columns)) != frame.shape[1]:
         dups = sorted({c for c in frame.columns if list(frame.columns).count(c) > 1})
         raise FrontierError(f"'{name}' has duplicate column names ({', '.join(dups[:5])}); rename them")
+    for column in [c for c, t in frame.dtypes.items() if t == np.dtype(object)]:
+        if pd.api.types.infer_dtype(frame[column], skipna=True) in ("integer", "mixed-integer"):
+            big = next(v for v in frame[column] if isinstance(v, int))
+            raise FrontierError(f"'{name}': column '{column}' holds integers beyond 64 bits (e.g. {big}); "
+                                "store them as text or as floating-point numbers")
     return Dataset(frame_id(frame), name, "tabular", frame=frame, source=source)
 
 

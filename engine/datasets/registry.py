@@ -25,7 +25,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from engine import ids
+from engine import ids, names
 from engine.datasets import sources
 from engine.datasets.builtins import BUILTINS, BUNDLED_IDS, builtin
 from engine.datasets.dataset import DATA_FILES, Dataset
@@ -54,6 +54,7 @@ def register(ws: Workspace, ds: Dataset, *, owner: str | None = None) -> Dataset
     """
     if not ids.is_content_id(ds.id):
         raise FrontierError(f"'{ds.name}' has an invalid dataset id")
+    ds = replace(ds, name=names.clean(ds.name))
     final = ws.datasets / ds.id
     if not (final / META).is_file():
         with staged_dir(final) as stage:

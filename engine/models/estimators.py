@@ -4,10 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from engine.errors import FrontierError
+
 
 def sklearn_metadata(est: Any) -> dict[str, Any]:
     """Task, estimator name, features, classes and learned-parameter count of ``est``."""
     from sklearn.base import is_regressor
+
+    if not hasattr(est, "predict") or not hasattr(est, "__dict__") or isinstance(est, type):
+        raise FrontierError(f"the file holds a {type(est).__name__}, not a scikit-learn model with predict(); "
+                            "save the fitted estimator itself")
 
     final = est.steps[-1][1] if hasattr(est, "steps") else est
     classes = getattr(est, "classes_", None)

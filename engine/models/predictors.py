@@ -9,7 +9,9 @@ regression values.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -35,6 +37,7 @@ class Predictor:
     provider: str | None = None
     precision: str = "fp32"
     takes_frame: bool = False  # scikit-learn models get the DataFrame
+    thread_settings: Mapping[str, Any] = MappingProxyType({})  # what it set on its backend's thread pools
 
     def infer(self, batch: Any) -> Any:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -84,6 +87,7 @@ class TorchPredictor(Predictor):
 
         if threads:
             torch.set_num_threads(threads)
+        self.thread_settings = {"torch_threads": torch.get_num_threads()}
 
         exported = isinstance(module, torch.export.ExportedProgram)
         if exported:
@@ -123,13 +127,19 @@ class OnnxPredictor(Predictor):
     backend = "onnxruntime"
 
     def __init__(self, path: str | os.PathLike[str], *, providers: list[str] | None = None,
-                 threads: int | None = None) -> None:
+                 threads: int | None = None, spinning: bool | None = None) -> None:
         import onnxruntime as ort
 
+        from engine import settings
+
+        spin = settings.ort_spinning() if spinning is None else spinning
         opts = ort.SessionOptions()
         if threads:
             opts.intra_op_num_threads = threads
             opts.inter_op_num_threads = 1
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
+        opts.add_session_config_entry("session.inter_op.allow_spinning", "1" if spin else "0")
+        self.thread_settings = {"ort_intra_op_threads": threads or None, "ort_spinning": spin}
         available = ort.get_available_providers()
         providers = [p for p in (providers or ["CPUExecutionProvider"]) if p in available] or ["CPUExecutionProvider"]
         try:

@@ -17,7 +17,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from engine import ids, trust
+from engine import ids, names, trust
 from engine.errors import FrontierError
 from engine.models.estimators import sklearn_metadata
 from engine.models.formats import detect_format
@@ -105,7 +105,7 @@ def info_from_bytes(data: bytes, name: str, *, trusted: bool = False, display_na
     meta, external = _describe(data, name, trusted=trusted, base_dir=source_path.parent if source_path else None)
     size = len(data) + sum(p.stat().st_size for _, p in external)
     return ArtifactInfo(
-        id=ids.id_of(content_digest(data, external)), name=display_name or Path(name).name,
+        id=ids.id_of(content_digest(data, external)), name=names.clean(display_name or Path(name).name),
         format=meta.pop("format"), file=model_file_name(name), size_bytes=size,
         trusted=trusted, lineage=lineage, source_path=str(source_path) if source_path else None, owner=owner,
         **{k: v for k, v in meta.items() if k in ArtifactInfo.__dataclass_fields__},

@@ -23,6 +23,7 @@ from typing import Any
 import pandas as pd
 
 from engine.errors import FrontierError
+from engine.owners import Actor
 from engine.workspace import Workspace, staged_dir
 
 TABLES = ("summary", "folds", "predictions", "latency", "latency_samples")
@@ -101,10 +102,14 @@ class ResultStore:
             return pd.DataFrame()
         return runs.sort_values("created_at", ascending=False, ignore_index=True)
 
-    def delete(self, run_id: str) -> None:
+    def delete(self, run_id: str, *, actor: Actor | None = None) -> None:
+        """Remove one run's folder (nothing else); with ``actor``, only the run's owner or an admin may."""
         path = self.path(run_id)
         if not path.exists():
             raise FrontierError(f"no run with id '{run_id}' in {self.ws.root}")
+        if actor is not None:
+            summary = self.summary(run_id)
+            actor.require(summary.get("owner"), f"the run of '{summary.get('model', run_id)}'")
         shutil.rmtree(path)
 
     def sweep_stale(self) -> None:

@@ -33,3 +33,24 @@ def test_every_option_has_both_vocabularies():
         assert cli.startswith("--") and ui and not ui.startswith("--"), name
     with pytest.raises(KeyError):
         option("no_such_option")
+
+
+@pytest.mark.parametrize("name", ["\x1b[2J\x1b[31mred", "nul\x00byte", "bell\x07", "c1\x9bcsi", "tab\there"])
+def test_control_characters_from_hostile_names_are_escaped(name):
+    err = FrontierError(f"'{name}.onnx' is not a valid ONNX model")
+    for text in (err.message, err.ui_message):
+        assert text.isprintable(), repr(text)
+    assert first_line(ValueError(f"bad {name}")).isprintable()
+
+
+def test_the_cli_turns_an_unexpected_error_into_one_line(monkeypatch, capsys):
+    from engine import cli
+
+    def boom(args):
+        raise RuntimeError("something broke\nsecond line")
+
+    monkeypatch.setitem(cli.COMMANDS, "benchmark", boom)
+    code = cli.main(["benchmark", "--model", "m.onnx", "--data", "iris"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 1 and len(err) == 1
+    assert err[0].startswith("error: unexpected RuntimeError: something broke") and "Traceback" not in err[0]

@@ -7,10 +7,9 @@ loaded, so a record can never make Frontier read bytes as another format).
 
 from __future__ import annotations
 
-import io
-import zipfile
 from pathlib import Path
 
+from engine.archives import is_zip
 from engine.errors import FrontierError
 from engine.models.formats import torch as torch_format
 from engine.models.formats.limits import check_size, open_zip
@@ -32,7 +31,7 @@ def detect_format(name: str, data: bytes) -> str:
     if kind == "torch":
         return torch_format.detect_torchscript(name, data)
     if kind in ("skops", "torch_export"):
-        if not zipfile.is_zipfile(io.BytesIO(data)):
+        if not is_zip(data):
             what = "a skops file; save it with skops.io.dump" if kind == "skops" else \
                 "a torch.export archive; save it with torch.export.save"
             raise FrontierError(f"'{name}' is not {what}")

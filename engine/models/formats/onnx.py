@@ -159,6 +159,11 @@ def check_runnable(model: Any) -> None:
     """Refuse what ONNX Runtime or Frontier's feeding would only reject later, in the worker."""
     import onnx
 
+    newest = onnx.defs.onnx_opset_version()
+    for opset in model.opset_import:
+        if opset.domain in ("", "ai.onnx") and opset.version > newest:
+            raise FrontierError(f"the ONNX model asks for opset {opset.version}, newer than the {newest} this "
+                                "Frontier reads; export it with an older opset")
     local = {(f.domain, f.name) for f in model.functions}
     nodes = [n for g in _graphs(model.graph) for n in g.node] + [n for f in model.functions for n in f.node]
     for node in nodes:

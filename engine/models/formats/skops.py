@@ -159,8 +159,32 @@ class _Members:
         if not isinstance(name, str):
             raise FrontierError("the skops file's schema names a member that is not text")
         if name not in self._cache:
-            self._cache[name] = self._zf.read(name)
+            data = self._zf.read(name)
+            if name.endswith(".npy"):
+                _check_npy(data, name)
+            self._cache[name] = data
         return self._cache[name]
+
+
+def _check_npy(data: bytes, name: str) -> None:
+    """An array member's header must describe no more data than the member holds (NumPy allocates
+    what the header claims before reading: a 1 KB member claiming 10^12 values would ask for TBs)."""
+    import io
+
+    import numpy as np
+    from numpy.lib import format as npy_format
+
+    try:
+        fp = io.BytesIO(data)
+        version = npy_format.read_magic(fp)
+        read = npy_format.read_array_header_1_0 if version == (1, 0) else npy_format.read_array_header_2_0
+        shape, _, dtype = read(fp, max_header_size=10_000)
+    except Exception as exc:
+        raise FrontierError(f"the skops file's array '{name}' has an unreadable header: {first_line(exc)}") from None
+    count = int(np.prod(shape, dtype=object))
+    if np.dtype(dtype).hasobject or count * np.dtype(dtype).itemsize > len(data) - fp.tell():
+        raise FrontierError(f"the skops file's array '{name}' declares more data than it holds; the file is "
+                            "corrupt or crafted")
 
 
 def _tree(data: bytes, what: str) -> Any:

@@ -25,11 +25,10 @@ import io
 import json
 import re
 import warnings
-import zipfile
 from dataclasses import dataclass
 from typing import Any
 
-from engine.archives import SafeZip
+from engine.archives import SafeZip, is_zip
 from engine.errors import FrontierError, first_line, option
 from engine.models.formats.limits import open_zip
 
@@ -70,7 +69,7 @@ MAX_EXPR_CHARS = 4000
 # ------------------------------------------------------------- TorchScript
 def detect_torchscript(name: str, data: bytes) -> str:
     """``torchscript`` for a TorchScript archive; a torch.save checkpoint or anything else is refused."""
-    if not zipfile.is_zipfile(io.BytesIO(data)):
+    if not is_zip(data):
         raise FrontierError(f"'{name}' is not a TorchScript archive; save it with torch.jit.save")
     names = open_zip(data, f"'{name}'").names
     if not any("/code/" in n or n.startswith("code/") for n in names):
@@ -87,7 +86,7 @@ def torchscript_archive(data: bytes, what: str) -> SafeZip:
 # --------------------------------------------------------------------- .pt2
 def pt2_archive(data: bytes, what: str = "the .pt2 archive") -> tuple[SafeZip, str]:
     """The ``.pt2`` zip with every entry checked against torch's layout, and its root folder."""
-    if not zipfile.is_zipfile(io.BytesIO(data)):
+    if not is_zip(data):
         raise FrontierError(f"{what} is not a zip archive; save it with torch.export.save")
     roots: set[str] = set()
 
@@ -145,7 +144,7 @@ def _weights_only_loads(payload: bytes, what: str) -> bool:
 
     if not payload:
         return True
-    if zipfile.is_zipfile(io.BytesIO(payload)):
+    if is_zip(payload):
         open_zip(payload, what).close()  # declared sizes under the cap before torch reads it
     try:
         with warnings.catch_warnings():  # a hostile payload's warnings are not ours to print
