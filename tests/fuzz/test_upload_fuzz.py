@@ -70,44 +70,9 @@ SPEC_IDS = [s.id for s in SPECS]
 
 # Open bugs found by this fuzzer: case id -> the bug (strict: a fix turns the case into an XPASS failure,
 # and the entry is then deleted).
-_ZIP64 = ("engine/models: zipfile.is_zipfile raises BadZipFile ('zipfiles that span multiple disks are not "
-          "supported') on a damaged zip64 end record; detect_torchscript and detect_format call it unguarded")
-_NOT_ESTIMATOR = ("engine/models: a skops file of an allow-listed non-estimator (list, dict, ndarray, int, str, "
-                  "None) raises TypeError in estimators.sklearn_metadata (vars() of a builtin)")
-_LONGDOUBLE = ("engine/datasets: an NPZ whose X is float128 (kind 'f', allowed) raises ValueError from pandas in "
-               "hashing.frame_id")
-_CONTROL_NAME = ("engine/models, engine/datasets (or engine.errors.FrontierError for all): refusals echo the "
-                 "upload's name with its control characters (ESC sequences, NUL, BEL, C1 CSI) raw")
-_CONTROL_ARROW = ("engine/datasets parquet_reader (or engine.errors.first_line): Arrow's thrift error echoes a "
-                  "raw control byte from the file ('don't know what type: \\x0e')")
-KNOWN_INPROC_BUGS: dict[str, str] = {
-    "model/digits_mlp.pt/flip/5": _ZIP64,
-    **{f"model/digits_logreg.skops/skops_object/{k}": _NOT_ESTIMATOR for k in (0, 1, 2, 3, 8, 9)},
-    "dataset/wine.csv/csv_target_huge_int/0": (
-        "engine/datasets: a CSV column of integers beyond int64 (object dtype of Python ints) raises "
-        "OverflowError from pyarrow in registry._write_data"),
-    "dataset/iris.npz/npz_X_float128/0": _LONGDOUBLE,
-    "dataset/iris.npz/npz_y_bytes/0": (
-        "engine/datasets: an NPZ whose y is a bytes array (dtype 'S', allowed by Y_KINDS) raises "
-        "NotImplementedError ('|S2') from pandas value_counts in summary._with_class_stats"),
-    "dataset/iris.npz/npz_zero_columns/0": (
-        "engine/datasets: an NPZ with X of shape (N, 0) registers a table with only 'y' (no features); "
-        "readers.from_arrays skips the >= 2 columns rule CSV and Parquet uploads get"),
-    **{f"{kind}/badname/{k}": _CONTROL_NAME for kind in ("model/digits_logreg.onnx", "dataset/iris.csv")
-       for k in (0, 3, 4, 8)},
-    **{f"dataset/{case}": _CONTROL_ARROW for case in (
-        "iris.parquet/flip/3", "wine.parquet/prepend/0", "breast_cancer.parquet/insert/0",
-        "breast_cancer.parquet/delete/0", "breast_cancer.parquet/prepend/0")},
-}
+KNOWN_INPROC_BUGS: dict[str, str] = {}  # bugs the fuzzer found, marked xfail until fixed (none open)
 KNOWN_WORKER_BUGS: dict[str, str] = {}
-_CLI_TRACEBACK = "engine/cli.py has no catch-all: the bug below escapes as a Python traceback (exit 1). "
-KNOWN_CLI_BUGS: dict[str, str] = {
-    "dataset/iris.csv/csv_ansi_header/0": (
-        "engine/datasets (prepare) or engine.errors: the refusal names a column read from the file with its "
-        "ESC sequence raw, so the CLI's stderr line clears the terminal ('\\x1b[2J')"),
-    "model/digits_logreg.skops/skops_object/0": _CLI_TRACEBACK + _NOT_ESTIMATOR,
-    "dataset/iris.npz/npz_X_float128/0": _CLI_TRACEBACK + _LONGDOUBLE,
-}
+KNOWN_CLI_BUGS: dict[str, str] = {}
 
 
 def _params(ids: list[str], known: dict[str, str]) -> list[Any]:
