@@ -80,9 +80,9 @@ def confusion_tab(views: list[RunView], predictions: dict[str, pd.DataFrame], *,
     normalize = st.toggle("Normalize by true class", value=True, key=f"{key}:normalize")
     cols = st.columns(2 if len(views) > 1 else 1)
     for i, v in enumerate(views):
-        info = charts.confusion_matrix_info(predictions[v.label], v.classes, normalize=normalize)
+        info = charts.confusion_matrix_info(predictions[v.label], v.classes)
         with cols[i % len(cols)]:
-            _plot(charts.confusion_matrix_figure(info, title=v.label), key=f"{key}:cm:{v.run_id}")
+            _plot(charts.confusion_matrix_figure(info, title=v.label, normalize=normalize), key=f"{key}:cm:{v.run_id}")
 
 
 def _per_run(views: list[RunView], predictions: dict[str, pd.DataFrame], fn: Callable[..., pd.DataFrame]) -> pd.DataFrame:

@@ -8,7 +8,6 @@ call the same pairs with the same parameters; tests assert on the records.
 User strings (model names, class labels) are drawn as plain text.
 """
 
-from engine import metrics as _metrics
 from engine.charts.classification import (
     confusion_matrix_figure,
     confusion_matrix_info,
@@ -39,15 +38,7 @@ from engine.charts.scores import (
 )
 from engine.charts.tables import ResultsTable, results_table, results_table_info, unique_labels
 
-# Transitional views of the metric registry for callers not yet reading engine.metrics directly.
-METRIC_LABELS = {m.name: m.label for m in _metrics.REGISTRY}
-CLASSIFICATION_METRICS = _metrics.CLASSIFICATION_METRICS
-REGRESSION_METRICS = _metrics.REGRESSION_METRICS
-
 __all__ = [
-    "CLASSIFICATION_METRICS",
-    "METRIC_LABELS",
-    "REGRESSION_METRICS",
     "ResultsTable",
     "available_curves",
     "batch_sweep_figure",

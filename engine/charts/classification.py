@@ -17,12 +17,10 @@ from engine.charts.style import empty_figure, layout, plain, titled
 CONFUSION_COLUMNS = ["true", "predicted", "count", "fraction"]
 
 
-def confusion_matrix_info(predictions: pd.DataFrame, classes: Sequence[Any] | None, *,
-                          normalize: bool = False) -> pd.DataFrame:
+def confusion_matrix_info(predictions: pd.DataFrame, classes: Sequence[Any] | None) -> pd.DataFrame:
     """Tidy confusion matrix: true, predicted, count, fraction (of the true class's rows).
 
-    ``normalize`` only decides which column the figure colours by; both are
-    always present. Rows are in class order (true-major).
+    Rows are in class order (true-major); the figure colours by count or fraction.
     """
     n = n_classes(predictions, classes)
     names = class_names(classes, n)
@@ -36,16 +34,14 @@ def confusion_matrix_info(predictions: pd.DataFrame, classes: Sequence[Any] | No
         "true": [names[i] for i in t.ravel()], "predicted": [names[j] for j in p.ravel()],
         "count": cm.ravel().astype(int), "fraction": frac.ravel(),
     })
-    info.attrs["normalize"] = normalize
     return info
 
 
 def confusion_matrix_figure(info: pd.DataFrame, *, title: str | None = None,
-                            normalize: bool | None = None) -> go.Figure:
+                            normalize: bool = False) -> go.Figure:
     """Heatmap with true classes down and predicted across, each cell labelled.
 
     ``title`` is shown as plain text (it is usually a model name)."""
-    normalize = info.attrs.get("normalize", False) if normalize is None else normalize
     if info.empty:
         return empty_figure("no predictions", title=plain(title or ""))
     names = [plain(n) for n in dict.fromkeys(info["true"])]

@@ -70,8 +70,8 @@ def test_confusion_counts_match_sklearn(multi):
 
 
 def test_confusion_figure_is_one_labelled_heatmap(multi):
-    info = charts.confusion_matrix_info(multi["model A"], CLASSES4, normalize=True)
-    fig = charts.confusion_matrix_figure(info, title="model A")
+    info = charts.confusion_matrix_info(multi["model A"], CLASSES4)
+    fig = charts.confusion_matrix_figure(info, title="model A", normalize=True)
     assert len(fig.data) == 1 and fig.data[0].type == "heatmap"
     assert list(fig.data[0].x) == CLASSES4
     assert fig.data[0].zmax == 1
