@@ -24,6 +24,11 @@ from engine.errors import FrontierError
 from engine.ids import is_job_id
 
 
+def _folder(name: str) -> property:
+    """A read-only path ``<root>/<name>`` (the workspace layout, in one place)."""
+    return property(lambda self: self.root / name, doc=f"``{name}/`` under the workspace root")
+
+
 @dataclass(frozen=True)
 class Workspace:
     """Paths inside one workspace root."""
@@ -50,25 +55,11 @@ class Workspace:
         with contextlib.suppress(OSError):
             inputs.sweep_stale(self)
 
-    @property
-    def artifacts(self) -> Path:
-        return self.root / "artifacts"
-
-    @property
-    def datasets(self) -> Path:
-        return self.root / "datasets"
-
-    @property
-    def results(self) -> Path:
-        return self.root / "results"
-
-    @property
-    def reports(self) -> Path:
-        return self.root / "reports"
-
-    @property
-    def jobs(self) -> Path:
-        return self.root / "jobs"
+    artifacts = _folder("artifacts")
+    datasets = _folder("datasets")
+    results = _folder("results")
+    reports = _folder("reports")
+    jobs = _folder("jobs")
 
     def job_dir(self, job_id: str) -> Path:
         """The folder of an existing job. Ids come from URLs and the folder from a workspace others

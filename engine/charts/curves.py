@@ -18,6 +18,7 @@ from sklearn import metrics as skm
 from sklearn.calibration import calibration_curve
 from sklearn.preprocessing import label_binarize
 
+from engine.charts.frames import stack
 from engine.charts.predictions import class_names, probabilities
 from engine.charts.style import (
     GUIDE_LINE,
@@ -73,9 +74,7 @@ def _one_vs_rest_curves(predictions: Mapping[str, pd.DataFrame], classes: Sequen
             curves["macro"] = macro(per, Y[:, usable], proba[:, usable])
         for curve, values in curves.items():
             parts.append(pd.DataFrame({"model": label, "curve": curve, **dict(zip(columns, values, strict=True))}))
-    if not parts:
-        return pd.DataFrame(columns=["model", "curve", *columns])
-    return pd.concat(parts, ignore_index=True)
+    return stack(parts, ["model", "curve", *columns])
 
 
 def roc_curve_info(predictions: Mapping[str, pd.DataFrame], classes: Sequence[Any] | None) -> pd.DataFrame:
@@ -148,24 +147,37 @@ def _pick_curve(g: pd.DataFrame, curve: str) -> pd.DataFrame:
     return sel
 
 
+def _with_diagonal(name: str) -> go.Figure:
+    """A figure holding the dashed y = x reference line (chance, perfect calibration)."""
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name=name, line=GUIDE_LINE, hoverinfo="skip"))
+    return fig
+
+
+def _add_curves(fig: go.Figure, info: pd.DataFrame, curve: str, *, x: str, y: str, score: str,
+                score_label: str, x_label: str, y_label: str) -> pd.DataFrame | None:
+    """One line per model for ``curve``, its score in the legend; the last model's rows (or None)."""
+    last = None
+    for i, (model, g) in enumerate(info.groupby("model", sort=False)):
+        name = plain(model)
+        sel = _pick_curve(g, curve)
+        if sel.empty:
+            continue
+        fig.add_trace(go.Scatter(
+            x=sel[x], y=sel[y], mode="lines", name=f"{name} ({score_label} {float(sel[score].iloc[0]):.3f})",
+            line={"color": color(i), "width": 2, "shape": "hv" if len(sel) < 400 else "linear"},
+            hovertemplate=f"{x_label} %{{x:.3f}}<br>{y_label} %{{y:.3f}}<extra>{name}</extra>",
+        ))
+        last = sel
+    return last
+
+
 def roc_curve_figure(info: pd.DataFrame, *, curve: str = "macro", title: str | None = None) -> go.Figure:
     """ROC curves of one kind (``macro``, ``micro`` or a class), one trace per model, with the chance line."""
     if info.empty:
         return empty_figure("no model has class probabilities, so there is no ROC curve", title=title)
-    fig = go.Figure()
-    fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="chance",
-                             line=GUIDE_LINE, hoverinfo="skip"))
-    for i, (model, g) in enumerate(info.groupby("model", sort=False)):
-        model = plain(model)
-        sel = _pick_curve(g, curve)
-        if sel.empty:
-            continue
-        area = float(sel["auc"].iloc[0])
-        fig.add_trace(go.Scatter(
-            x=sel["fpr"], y=sel["tpr"], mode="lines", name=f"{model} (AUC {area:.3f})",
-            line={"color": color(i), "width": 2, "shape": "hv" if len(sel) < 400 else "linear"},
-            hovertemplate="FPR %{x:.3f}<br>TPR %{y:.3f}<extra>" + model + "</extra>",
-        ))
+    fig = _with_diagonal("chance")
+    _add_curves(fig, info, curve, x="fpr", y="tpr", score="auc", score_label="AUC", x_label="FPR", y_label="TPR")
     which = _curve_title(info, curve)
     fig.update_layout(**layout(legend=LEGEND_INSIDE | {"xanchor": "right", "x": 0.98}),
                       title=titled(title or f"ROC — {which}"), height=480,
@@ -180,21 +192,10 @@ def pr_curve_figure(info: pd.DataFrame, *, curve: str = "macro", title: str | No
     if info.empty:
         return empty_figure("no model has class probabilities, so there is no PR curve", title=title)
     fig = go.Figure()
-    prevalence = None
-    for i, (model, g) in enumerate(info.groupby("model", sort=False)):
-        model = plain(model)
-        sel = _pick_curve(g, curve)
-        if sel.empty:
-            continue
-        prevalence = float(sel["prevalence"].iloc[0])
-        ap = float(sel["average_precision"].iloc[0])
-        fig.add_trace(go.Scatter(
-            x=sel["recall"], y=sel["precision"], mode="lines", name=f"{model} (AP {ap:.3f})",
-            line={"color": color(i), "width": 2, "shape": "hv" if len(sel) < 400 else "linear"},
-            hovertemplate="recall %{x:.3f}<br>precision %{y:.3f}<extra>" + model + "</extra>",
-        ))
-    if prevalence is not None:
-        fig.add_hline(y=prevalence, line=GUIDE_LINE,
+    last = _add_curves(fig, info, curve, x="recall", y="precision", score="average_precision", score_label="AP",
+                       x_label="recall", y_label="precision")
+    if last is not None:
+        fig.add_hline(y=float(last["prevalence"].iloc[0]), line=GUIDE_LINE,
                       annotation_text="no skill", annotation_position="bottom right")
     fig.update_layout(**layout(legend=LEGEND_INSIDE | {"xanchor": "left", "x": 0.02}),
                       title=titled(title or f"Precision-recall — {_curve_title(info, curve)}"), height=480,
@@ -254,18 +255,14 @@ def calibration_info(predictions: Mapping[str, pd.DataFrame], *, n_bins: int = 1
             "model": label, "kind": kind, "mean_predicted": mean_pred, "fraction_positive": frac,
             "count": counts.astype(int), "brier": float(skm.brier_score_loss(outcome, score)),
         }))
-    if not parts:
-        return pd.DataFrame(columns=["model", "kind", "mean_predicted", "fraction_positive", "count", "brier"])
-    return pd.concat(parts, ignore_index=True)
+    return stack(parts, ["model", "kind", "mean_predicted", "fraction_positive", "count", "brier"])
 
 
 def calibration_figure(info: pd.DataFrame, *, title: str | None = None) -> go.Figure:
     """Reliability diagram, one trace per model, with the perfectly calibrated diagonal."""
     if info.empty:
         return empty_figure("no model has class probabilities, so calibration cannot be shown", title=title)
-    fig = go.Figure()
-    fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="perfectly calibrated",
-                             line=GUIDE_LINE, hoverinfo="skip"))
+    fig = _with_diagonal("perfectly calibrated")
     for i, (model, g) in enumerate(info.groupby("model", sort=False)):
         model = plain(model)
         brier = float(g["brier"].iloc[0])

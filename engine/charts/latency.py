@@ -9,6 +9,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from engine.charts.frames import stack
 from engine.charts.style import color, empty_figure, layout, log_axis, plain, titled
 
 
@@ -26,9 +27,7 @@ def latency_distribution_info(samples: Mapping[str, pd.DataFrame], *, batch_size
             continue
         parts.append(pd.DataFrame({"model": label, "batch_size": int(batch_size),
                                    "call": sel["call"].to_numpy(), "ms": sel["seconds"].to_numpy() * 1e3}))
-    if not parts:
-        return pd.DataFrame(columns=["model", "batch_size", "call", "ms"])
-    return pd.concat(parts, ignore_index=True)
+    return stack(parts, ["model", "batch_size", "call", "ms"])
 
 
 def latency_distribution_figure(info: pd.DataFrame, *, kind: str = "box", log_y: bool | None = None,
@@ -90,10 +89,8 @@ def batch_sweep_info(latency: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
             "throughput_per_s": f["throughput_per_s"].to_numpy(dtype=float),
             "noisy": f["noisy"].to_numpy(dtype=bool) if "noisy" in f else False,
         }))
-    if not parts:
-        return pd.DataFrame(columns=["model", "batch_size", "p50_ms", "p95_ms", "p99_ms", "ms_per_row",
-                                     "throughput_per_s", "noisy"])
-    return pd.concat(parts, ignore_index=True)
+    return stack(parts, ["model", "batch_size", "p50_ms", "p95_ms", "p99_ms", "ms_per_row", "throughput_per_s",
+                         "noisy"])
 
 
 def batch_sweep_figure(info: pd.DataFrame, *, title: str | None = None) -> go.Figure:

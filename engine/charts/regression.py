@@ -8,6 +8,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from engine.charts.frames import stack
 from engine.charts.style import GUIDE_LINE, color, empty_figure, layout, plain, titled
 
 
@@ -23,9 +24,7 @@ def residuals_info(predictions: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
             "model": label, "row": frame["row"].to_numpy(), "fold": frame["fold"].to_numpy(),
             "actual": actual, "predicted": predicted, "residual": actual - predicted,
         }))
-    if not parts:
-        return pd.DataFrame(columns=["model", "row", "fold", "actual", "predicted", "residual"])
-    return pd.concat(parts, ignore_index=True)
+    return stack(parts, ["model", "row", "fold", "actual", "predicted", "residual"])
 
 
 def residuals_figure(info: pd.DataFrame, *, title: str | None = None) -> go.Figure:

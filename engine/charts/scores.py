@@ -10,6 +10,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from engine import metrics
+from engine.charts.frames import stack
 from engine.charts.style import (
     TITLE_ONLY_MARGIN,
     bounded_range,
@@ -100,9 +101,7 @@ def fold_metrics_info(folds: Mapping[str, pd.DataFrame], metric: str) -> pd.Data
             "model": label, "fold": frame["fold"].to_numpy(), "value": values.to_numpy(),
             "mean": values.mean(), "std": values.std(ddof=1) if len(values) > 1 else 0.0,
         }))
-    if not parts:
-        return pd.DataFrame(columns=FOLD_COLUMNS)
-    return pd.concat(parts, ignore_index=True)
+    return stack(parts, FOLD_COLUMNS)
 
 
 def fold_metrics_figure(info: pd.DataFrame, *, metric: str, title: str | None = None) -> go.Figure:

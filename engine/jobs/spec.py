@@ -63,11 +63,9 @@ class Limits:
 
     @classmethod
     def from_dict(cls, data: object) -> Limits:
-        f = Fields(data, "job limits")
-        limits = cls(memory_mb=f.get("memory_mb", int), time_s=f.get("time_s", float),
-                     step_time_s=f.get("step_time_s", float))
-        f.done()
-        return limits
+        with Fields(data, "job limits") as f:
+            return cls(memory_mb=f.get("memory_mb", int), time_s=f.get("time_s", float),
+                       step_time_s=f.get("step_time_s", float))
 
 
 def _positive(value: object) -> bool:
@@ -104,6 +102,13 @@ class Fields:
             want = expect or "/".join(k.__name__ for k in kinds)
             raise FrontierError(f"'{key}' in the {self.where} must be {want}, got {_short(value)}")
         return float(value) if float in kinds and not isinstance(value, bool) else value
+
+    def __enter__(self) -> Fields:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, *rest: object) -> None:
+        if exc_type is None:  # read without a problem: now refuse what was not read
+            self.done()
 
     def done(self) -> None:
         extra = sorted(str(k) for k in self.data if k not in self.seen)
@@ -167,14 +172,12 @@ class BenchmarkRun:
 
     @classmethod
     def from_dict(cls, data: object) -> BenchmarkRun:
-        f = Fields(data, "benchmark run")
-        run = cls(run_id=f.get("run_id", str, check=is_content_id, expect="a run id"),
-                  artifact_id=f.get("artifact_id", str, check=is_content_id, expect="a model id"),
-                  name=plain(f.get("name", str, check=_text, expect="a name")),
-                  mode=f.get("mode", str, check=lambda m: m in ("cv-refit", "as-is"), expect="cv-refit or as-is"),
-                  rows_seen=f.get("rows_seen", bool, default=None))
-        f.done()
-        return run
+        with Fields(data, "benchmark run") as f:
+            return cls(run_id=f.get("run_id", str, check=is_content_id, expect="a run id"),
+                       artifact_id=f.get("artifact_id", str, check=is_content_id, expect="a model id"),
+                       name=plain(f.get("name", str, check=_text, expect="a name")),
+                       mode=f.get("mode", str, check=lambda m: m in ("cv-refit", "as-is"), expect="cv-refit or as-is"),
+                       rows_seen=f.get("rows_seen", bool, default=None))
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -203,18 +206,17 @@ class BenchmarkPayload:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BenchmarkPayload:
-        f = Fields(data, "benchmark request")
-        runs = f.get("runs", list, expect="a list of runs")
-        p = cls(dataset_id=f.get("dataset_id", str, check=is_content_id, expect="a dataset id"),
-                task=f.get("task", str, check=lambda t: t in ("classification", "regression"),
-                           expect="classification or regression"),
-                config=f.get("config", dict, expect="an object of settings"),
-                runs=tuple(BenchmarkRun.from_dict(r) for r in runs),
-                threads=f.get("threads", int, default=None, check=lambda n: 1 <= n <= 4096, expect="1 to 4096"),
-                dataset_name=f.get("dataset_name", str, default="", check=_text, expect="a name"),
-                recompute=f.get("recompute", bool, default=False))
-        f.done()
-        return p
+        with Fields(data, "benchmark request") as f:
+            runs = f.get("runs", list, expect="a list of runs")
+            return cls(dataset_id=f.get("dataset_id", str, check=is_content_id, expect="a dataset id"),
+                       task=f.get("task", str, check=lambda t: t in ("classification", "regression"),
+                                  expect="classification or regression"),
+                       config=f.get("config", dict, expect="an object of settings"),
+                       runs=tuple(BenchmarkRun.from_dict(r) for r in runs),
+                       threads=f.get("threads", int, default=None, check=lambda n: 1 <= n <= 4096,
+                                     expect="1 to 4096"),
+                       dataset_name=f.get("dataset_name", str, default="", check=_text, expect="a name"),
+                       recompute=f.get("recompute", bool, default=False))
 
 
 @payload("describe")
@@ -229,58 +231,51 @@ class DescribePayload:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> DescribePayload:
-        f = Fields(data, "describe request")
-        p = cls(f.get("artifact_id", str, check=is_content_id, expect="a model id"))
-        f.done()
-        return p
+        with Fields(data, "describe request") as f:
+            return cls(f.get("artifact_id", str, check=is_content_id, expect="a model id"))
 
 
-def _upload_fields(f: Fields) -> dict[str, Any]:
-    display = f.get("display_name", str, default=None, check=_text, expect="a name")
-    return {"upload": check_file_name(f.get("upload", str), "the uploaded file"),
-            "filename": check_file_name(f.get("filename", str), "the file name"),
-            "display_name": display.strip() or None if display is not None else None}
+@dataclass(frozen=True)
+class _Upload:
+    """An uploaded file waiting in the job's ``inputs/<upload>``, with its original name."""
+
+    upload: str
+    filename: str
+    display_name: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def _read(cls, f: Fields, **extra: Any) -> Any:
+        display = f.get("display_name", str, default=None, check=_text, expect="a name")
+        return cls(upload=check_file_name(f.get("upload", str), "the uploaded file"),
+                   filename=check_file_name(f.get("filename", str), "the file name"),
+                   display_name=display.strip() or None if display is not None else None, **extra)
 
 
 @payload("register_model")
 @dataclass(frozen=True)
-class RegisterModelPayload:
+class RegisterModelPayload(_Upload):
     """Check and register an uploaded model file (``inputs/<upload>``) in the worker."""
 
-    upload: str
-    filename: str
-    display_name: str | None = None
     trusted: bool = False
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RegisterModelPayload:
-        f = Fields(data, "model upload request")
-        p = cls(**_upload_fields(f), trusted=f.get("trusted", bool, default=False))
-        f.done()
-        return p
+        with Fields(data, "model upload request") as f:
+            return cls._read(f, trusted=f.get("trusted", bool, default=False))
 
 
 @payload("register_dataset")
 @dataclass(frozen=True)
-class RegisterDatasetPayload:
+class RegisterDatasetPayload(_Upload):
     """Parse and register an uploaded dataset file (``inputs/<upload>``) in the worker."""
-
-    upload: str
-    filename: str
-    display_name: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RegisterDatasetPayload:
-        f = Fields(data, "dataset upload request")
-        p = cls(**_upload_fields(f))
-        f.done()
-        return p
+        with Fields(data, "dataset upload request") as f:
+            return cls._read(f)
 
 
 # ---------------------------------------------------------------------- spec
@@ -329,14 +324,13 @@ class JobSpec:
     def from_dict(cls, data: object) -> JobSpec:
         if isinstance(data, Mapping) and "payload" not in data:  # written before specs had a version
             return cls.from_request(data)
-        f = Fields(data, "job file request.json")
-        f.get("version", int, check=lambda v: v == SPEC_VERSION, expect=f"version {SPEC_VERSION}")
-        kind = f.get("kind", str)
-        body = f.get("payload", dict, expect="an object")
-        spec = cls.from_request({**body, "kind": kind}, owner=f.get("owner", str, default=None),
-                                limits=Limits.from_dict(f.get("limits", dict)), title=f.get("title", str, default=""))
-        f.done()
-        return spec
+        with Fields(data, "job file request.json") as f:
+            f.get("version", int, check=lambda v: v == SPEC_VERSION, expect=f"version {SPEC_VERSION}")
+            kind = f.get("kind", str)
+            body = f.get("payload", dict, expect="an object")
+            return cls.from_request({**body, "kind": kind}, owner=f.get("owner", str, default=None),
+                                    limits=Limits.from_dict(f.get("limits", dict)),
+                                    title=f.get("title", str, default=""))
 
 
 def write(job_dir: Path, spec: JobSpec) -> None:
