@@ -55,10 +55,7 @@ def summary(root: str, run_id: str) -> dict[str, Any]:
 
 def _version(root: str, run_id: str) -> int:
     """Changes only when a run is recomputed in place (``--no-cache``), so cached reads stay true."""
-    try:
-        return (Path(root) / "results" / run_id / "summary.parquet").stat().st_mtime_ns
-    except OSError:
-        return 0
+    return ResultStore(Workspace(Path(root))).version(run_id)
 
 
 @st.cache_data(max_entries=512, show_spinner=False)
@@ -71,20 +68,15 @@ def _summary(root: str, run_id: str, version: int) -> dict[str, Any]:
     return ResultStore(Workspace(Path(root))).summary(run_id)
 
 
-def stored_run_ids(ws: Workspace) -> tuple[tuple[str, int], ...]:
-    """(id, version) of every complete run in the store (cheap: a directory listing)."""
-    return tuple(sorted((p.parent.name, _version(str(ws.root), p.parent.name))
-                        for p in ws.results.glob("[0-9a-f]*/summary.parquet")))
-
-
 def runs(ws: Workspace) -> pd.DataFrame:
-    """Every stored run's summary, newest first; re-read only when the set of runs changes."""
-    return _runs(str(ws.root), stored_run_ids(ws))
+    """Every stored run's summary, newest first; re-read (through the run index) only when a run was
+    added, replaced or deleted: the cache key is one ``stat``, whatever the number of runs."""
+    return _runs(str(ws.root), ResultStore(ws).listing_version())
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
-def _runs(root: str, run_ids: tuple[str, ...]) -> pd.DataFrame:
-    del run_ids  # part of the cache key only
+def _runs(root: str, version: int) -> pd.DataFrame:
+    del version  # part of the cache key only
     return ResultStore(Workspace(Path(root))).runs()
 
 

@@ -25,7 +25,7 @@ COLUMN_LABELS: dict[str, str] = {
     "latency_p50_ms": "p50 ms", "latency_p95_ms": "p95 ms", "latency_p99_ms": "p99 ms",
     "throughput_per_s": "rows/s", "size_bytes": "Size", "n_parameters": "Parameters",
     "peak_rss_mb": "Peak memory (MB)", "backend": "Backend", "provider": "Provider", "threads": "Threads",
-    "n_folds": "Folds", "owner": "Owner", "created_at": "Created", "run_id": "Run id",
+    "n_folds": "Folds", "owner": "Owner", "created_at": "Created", "run_id": "Run id", "caution": "Caution",
 }
 COLUMN_HELP: dict[str, str] = {
     "mode": "cv-refit: a clone is refit on each fold; as-is: the fitted model is scored on each fold's test rows",
@@ -34,6 +34,8 @@ COLUMN_HELP: dict[str, str] = {
     "latency_p99_ms": "99th percentile latency at batch size 1 (lower is better)",
     "throughput_per_s": "best rows per second over the batch sizes (higher is better)",
     "size_bytes": "model file size, binary MB (lower is better)",
+    "caution": "why a run's numbers need care: scored as-is on rows the model was trained on (optimistic "
+               "metrics), or latency measured while the machine was busy (measure it again)",
 }
 
 

@@ -21,6 +21,11 @@ IDENTITY_COLUMNS = ("model", "dataset", "mode", "format")
 SPEED_COLUMNS = ("latency_p50_ms", "latency_p95_ms", "throughput_per_s", "size_bytes")
 OTHER_SPEED_COLUMNS = ("latency_p99_ms", "n_parameters", "peak_rss_mb")
 TAIL_COLUMNS = ("task", "backend", "provider", "threads", "n_folds", "owner", "created_at", "run_id")
+CAUTION = "caution"  # why a run's numbers need care, shown next to the model wherever runs are ranked
+CAUTIONS = {
+    "rows_seen": "scored on rows it was trained on",
+    "latency_skewed": "latency measured on a busy machine",
+}
 # cost columns: lower is better; the rest of the non-metric numbers: higher is better
 LOWER_IS_BETTER_COSTS = frozenset({"latency_p50_ms", "latency_p95_ms", "latency_p99_ms", "size_bytes",
                                    "n_parameters", "peak_rss_mb"})
@@ -66,7 +71,10 @@ def results_table_info(runs: pd.DataFrame | None) -> ResultsTable:
     tasks = [t for t in ("classification", "regression")
              if "task" in runs.columns and (runs["task"] == t).any()] or ["classification"]
     primary = tuple(metrics.primary(t).name for t in tasks if _present(runs, f"{metrics.primary(t).name}_mean"))
-    decision = ["model", *_metric_columns(runs, primary), *(c for c in SPEED_COLUMNS if _present(runs, c))]
+    runs = runs.assign(**{CAUTION: cautions(runs)})
+    flagged = runs[CAUTION].astype(bool).any()
+    decision = ["model", *([CAUTION] if flagged else []), *_metric_columns(runs, primary),
+                *(c for c in SPEED_COLUMNS if _present(runs, c))]
     all_metrics = [m.name for t in tasks for m in metrics.for_task(t) if m.name not in primary]
     others = [c for c in IDENTITY_COLUMNS[1:] if c in runs.columns]
     others += _metric_columns(runs, all_metrics)
@@ -83,6 +91,23 @@ def results_table_info(runs: pd.DataFrame | None) -> ResultsTable:
     best = {c: _best_rows(table, c, higher) for c, higher in directions.items()}
     return ResultsTable(table, primary, tuple(decision), tuple(others), {c: r for c, r in best.items() if r},
                         directions)
+
+
+def cautions(runs: pd.DataFrame) -> list[str]:
+    """Per run, why its numbers need care ("" when none): rows it was trained on, a busy machine."""
+    out = []
+    for _, run in runs.iterrows():
+        notes = [text for column, text in CAUTIONS.items() if _is_true(run.get(column))]
+        reason = run.get("latency_skew_reason")
+        if _is_true(run.get("latency_skewed")) and isinstance(reason, str) and reason:
+            notes[-1] = f"{notes[-1]} ({reason})"
+        out.append("; ".join(notes))
+    return out
+
+
+def _is_true(value: object) -> bool:
+    """True only for a real true flag (not NaN, None or a missing column)."""
+    return isinstance(value, bool | np.bool_) and bool(value)
 
 
 def _sort(table: pd.DataFrame, primary: tuple[str, ...]) -> pd.DataFrame:

@@ -80,6 +80,20 @@ class ResultStore:
             os.rename(target, final)
             shutil.rmtree(old, ignore_errors=True)
 
+    def version(self, run_id: str) -> int:
+        """Changes whenever the run is (re)written; 0 when it is not stored (for cache keys)."""
+        try:
+            return (self.path(run_id) / "summary.parquet").stat().st_mtime_ns
+        except OSError:
+            return 0
+
+    def listing_version(self) -> int:
+        """Changes whenever a run is added, replaced or deleted (for cache keys of :meth:`runs`)."""
+        try:
+            return self.root.stat().st_mtime_ns
+        except OSError:
+            return 0
+
     def summary(self, run_id: str) -> dict[str, Any]:
         path = self.path(run_id) / "summary.parquet"
         if not path.is_file():

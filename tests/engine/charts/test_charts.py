@@ -452,3 +452,21 @@ def test_one_slow_call_does_not_flatten_a_linear_latency_box():
     assert low == 0 and q3 < high < 2.0  # the boxes fill the axis; the 100 ms call is off it...
     assert "1 slow call(s) above the axis" in fig.layout.annotations[0].text  # ...and the chart says so
     assert max(fig.data[0].y) == pytest.approx(100.0)  # still in the data (hover shows it)
+
+
+def test_runs_that_need_care_say_why_next_to_the_model():
+    runs = pd.DataFrame([
+        {"model": "seen", "task": "classification", "accuracy_mean": 0.99, "rows_seen": True, "latency_skewed": False},
+        {"model": "busy", "task": "classification", "accuracy_mean": 0.9, "rows_seen": None, "latency_skewed": True,
+         "latency_skew_reason": "blocks disagree"},
+        {"model": "clean", "task": "classification", "accuracy_mean": 0.8, "rows_seen": False,
+         "latency_skewed": False},
+    ])
+    info = charts.results_table_info(runs)
+    assert info.decision_columns[:2] == ("model", "caution")
+    caution = dict(zip(info.frame["model"], info.frame["caution"], strict=True))
+    assert caution == {"seen": "scored on rows it was trained on",
+                       "busy": "latency measured on a busy machine (blocks disagree)", "clean": ""}
+    bools = runs.assign(rows_seen=[True, False, False])  # a bool column (NumPy booleans) reads the same
+    assert charts.results_table_info(bools).frame["caution"].iloc[0] == "scored on rows it was trained on"
+    assert "caution" not in charts.results_table_info(runs.iloc[[2]]).decision_columns  # nothing to say
