@@ -10,7 +10,8 @@ Groups: harness (latency harness vs a bare loop), cli (first run vs
 ``cross_validate``; cached re-run vs first), listing (runs listing and the
 Benchmark page at 1,000 vs 10 runs), memory (process-tree peak vs feature
 bytes at 1M rows), contention (the two-click sample benchmark with one core
-kept busy).
+kept busy), latency_load (harness vs a bare loop under no load, one busy core
+and every core busy, and whether the skew flag fired).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ OUT_JSON = ROOT / "benchmarks" / "results.json"
 
 
 def _groups() -> dict[str, Callable[[], list[dict[str, Any]]]]:
-    from benchmarks import cli_speed, contention, harness, listing, memory
+    from benchmarks import cli_speed, contention, harness, latency_load, listing, memory
 
     return {
         "harness": harness.bench_harness_overhead,
@@ -39,6 +40,7 @@ def _groups() -> dict[str, Callable[[], list[dict[str, Any]]]]:
         "listing": listing.bench_listing,
         "memory": memory.bench_memory,
         "contention": contention.bench_two_click_under_load,
+        "latency_load": latency_load.bench_latency_under_load,
     }
 
 

@@ -8,11 +8,18 @@ fit, the latency fit, the latency sweep — each started before it runs, which
 is what per-step time limits apply to. Heavy steps hold the machine lock
 shared; the latency sweep holds it alone, so timings never overlap another
 job's work. Each model's peak memory is its own (see ``engine.jobs.memory``).
+
+A stored run whose latency was flagged skewed is measured again (and replaced)
+even without ``recompute``: planning does not count it as cached. Each run's
+summary says whether its latency was skewed and why, the 1-minute load average
+before and after the latency sweep, and how many other Frontier jobs were
+active in the workspace and queued on this machine's lock while it was timed.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 from collections.abc import Iterator
 from dataclasses import asdict
@@ -22,16 +29,16 @@ import numpy as np
 import pandas as pd
 
 from engine import ENGINE_VERSION, datasets, models
-from engine.benchmark.plan import BenchmarkConfig, Progress
+from engine.benchmark.plan import BenchmarkConfig, Progress, stored_skewed
 from engine.datasets import Dataset, Prepared
 from engine.errors import FrontierError, first_line
 from engine.jobs import machine
 from engine.jobs.memory import PeakMemory
-from engine.jobs.progress import Reporter, Scoped, as_reporter
+from engine.jobs.progress import ProgressFile, Reporter, Scoped, as_reporter
 from engine.jobs.spec import plain
 from engine.measure import environment
 from engine.measure.evaluate import Evaluation, evaluate, folds
-from engine.measure.latency import measure
+from engine.measure.latency import measure, overall_skew
 from engine.metrics import CLASSIFICATION_METRICS, REGRESSION_METRICS, mean_std
 from engine.models import ArtifactInfo
 from engine.models.predictors import Predictor, SklearnPredictor, make_predictor, model_input
@@ -67,21 +74,34 @@ def execute(ws: Workspace, request: dict[str, Any], progress: Progress | Reporte
                                 n_splits=config.cv, numeric=False)
         splits = folds(prep, n_splits=config.cv, seed=config.seed)
     store = ResultStore(ws)
+    own_job = steps.path.parent.name if isinstance(steps, ProgressFile) else None
     done = []
     for i, run in enumerate(runs):
         steps.unit(i, run["name"])
         part = Scoped(steps, i / len(runs), (i + 1) / len(runs), f"{run['name']}: ")
-        if request.get("recompute") or not store.has(run["run_id"]):
-            record = run_one(ws, run, dataset, prep, splits, config, progress=part)
-            store.save(record, replace=bool(request.get("recompute")))
+        if request.get("recompute") or not store.has(run["run_id"]) or stored_skewed(store, run["run_id"]):
+            record = run_one(ws, run, dataset, prep, splits, config, progress=part, own_job=own_job)
+            store.save(record, replace=True)  # a recompute, or a skewed measurement being redone
         done.append(run["run_id"])
         steps.finished(run["run_id"])
         part(1.0, "done")
     return done
 
 
+def _others(ws: Workspace, own_job: str | None) -> dict[str, int]:
+    """Other Frontier work while this model is timed: active jobs in this workspace (this one
+    left out) and processes queued on this machine's lock from any workspace (the lock keeps
+    them from running beside the timing; they are recorded so a reader can see the load)."""
+    from engine.jobs import list_jobs
+
+    active = sum(1 for j in list_jobs(ws, active_only=True) if j.job_id != own_job)
+    mine = f"-{os.getpid()}"
+    queued = sum(1 for t in machine.MachineLock(machine.default_root()).queue() if not t.endswith(mine))
+    return {"other_jobs_active": active, "other_jobs_queued": queued}
+
+
 def run_one(ws: Workspace, run: dict[str, Any], dataset: Dataset, prep: Prepared, splits,
-            config: BenchmarkConfig, *, progress: Progress | Reporter) -> RunRecord:
+            config: BenchmarkConfig, *, progress: Progress | Reporter, own_job: str | None = None) -> RunRecord:
     steps = as_reporter(progress)
     info = models.get(ws, run["artifact_id"])
     name = plain(info.name)  # shown inside error messages: no control characters
@@ -101,7 +121,7 @@ def run_one(ws: Workspace, run: dict[str, Any], dataset: Dataset, prep: Prepared
             _probe(predictor, prep, name, train=splits[0][0] if refit else None, seed=config.seed)
         ev = _evaluate(predictor, prep, splits, refit=refit, steps=steps,
                        end=EVALUATED if config.latency is not None else 0.95)
-        lat_stats, samples = [], pd.DataFrame()
+        lat_stats, samples, others = [], pd.DataFrame(), {}
         cuda = predictor.device.startswith("cuda")
         if cuda:
             import torch
@@ -116,10 +136,13 @@ def run_one(ws: Workspace, run: dict[str, Any], dataset: Dataset, prep: Prepared
             with _phase(steps, "measuring latency", LATENCY_FITTED, exclusive=True):
                 lat_stats, samples = measure(
                     timed.infer, X, config.latency, sync=timed.synchronize if timed.device != "cpu" else None,
-                    progress=lambda f, m: steps(LATENCY_FITTED + (1 - LATENCY_FITTED) * f, f"measuring {m}"))
+                    progress=lambda f, m: steps(LATENCY_FITTED + (1 - LATENCY_FITTED) * f, f"measuring {m}"),
+                    threads=config.n_threads, device=timed.device)
+                others = _others(ws, own_job)
     env = environment.record(threads=config.n_threads, backend=predictor.backend, device=predictor.device,
-                             provider=predictor.provider, precision=predictor.precision)
-    summary = _summary(run, info, dataset, prep, config, ev, lat_stats, env, build_s, peak.mb)
+                             provider=predictor.provider, precision=predictor.precision,
+                             backend_settings=predictor.thread_settings)
+    summary = _summary(run, info, dataset, prep, config, ev, lat_stats, env, build_s, peak.mb) | others
     summary["gpu_peak_mb"] = torch.cuda.max_memory_allocated() / 2**20 if cuda else None
     latency = pd.DataFrame([asdict(s) for s in lat_stats])
     return RunRecord(run["run_id"], summary, {"folds": ev.folds, "predictions": ev.predictions,
@@ -234,7 +257,14 @@ def _summary(run, info: ArtifactInfo, dataset: Dataset, prep: Prepared, config: 
     for q in ("p50", "p90", "p95", "p99", "mean", "std"):
         s[f"latency_{q}_ms"] = getattr(one, f"{q}_ms") if one else None
     s["latency_batch_size"] = one.batch_size if one else None
-    s["latency_noisy"] = any(st.noisy for st in lat_stats) if lat_stats else None
+    s["latency_skewed"], s["latency_skew_reason"] = overall_skew(lat_stats)
+    s["latency_noisy"] = s["latency_skewed"]  # the old name, kept for older readers
+    s["load_1m_before"] = lat_stats[0].load_1m_before if lat_stats else None
+    s["load_1m_after"] = lat_stats[-1].load_1m_after if lat_stats else None
+    s["latency_cpu_per_wall"] = one.cpu_per_wall if one else None
+    s["latency_descheduled"] = max((st.descheduled for st in lat_stats if st.descheduled is not None),
+                                   default=None)
+    s["other_jobs_active"] = s["other_jobs_queued"] = None  # set by run_one when latency was measured
     s["throughput_per_s"] = best.throughput_per_s if best else None
     s["throughput_batch_size"] = best.batch_size if best else None
     s["size_bytes"] = info.size_bytes

@@ -6,16 +6,21 @@ It needs only the dataset's description — a loaded :class:`Dataset`, or the
 :class:`DatasetInfo` stored at registration — so a request for a registered
 dataset is validated (and, when every run is stored, answered) without
 reading the data. :func:`collect` reads the stored summaries back.
+
+A stored run counts as cached only when it can be served as clean: a run whose
+latency was flagged skewed (measured while the machine was busy) is planned
+again for any request that measures latency, and the new measurement replaces
+it. Threads default to :func:`engine.settings.default_threads` (one on small
+machines), not to every core.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-from engine import ENGINE_VERSION, datasets, samples
+from engine import ENGINE_VERSION, datasets, samples, settings
 from engine.datasets import Checked, Dataset, DatasetInfo
 from engine.datasets.prepare import Live
 from engine.errors import FrontierError, option
@@ -39,12 +44,12 @@ class BenchmarkConfig:
     seed: int = 0
     as_is: bool = False
     latency: LatencySettings | None = field(default_factory=LatencySettings)
-    threads: int | None = None
+    threads: int | None = None  # None: settings.default_threads() (1 on machines with up to 4 cores)
     device: str = "cpu"
 
     @property
     def n_threads(self) -> int:
-        return self.threads or os.cpu_count() or 1
+        return self.threads or settings.default_threads()
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -130,8 +135,17 @@ def plan(ws: Workspace, infos: list[ArtifactInfo], dataset: Dataset | DatasetInf
                       task=checked.task, engine=ENGINE_VERSION, hardware=environment.hardware_fingerprint())
         name = (names[i] if names and i < len(names) and names[i] else info.name)
         seen = samples.rows_seen(info, dataset.name, dataset.source) if mode == "as-is" else False
-        runs.append(PlannedRun(rid, info, name, mode, cached=use_cache and store.has(rid), rows_seen=seen))
+        cached = use_cache and store.has(rid) and not (config.latency is not None and stored_skewed(store, rid))
+        runs.append(PlannedRun(rid, info, name, mode, cached=cached, rows_seen=seen))
     return Plan(dataset, checked, config, runs, recompute=not use_cache)
+
+
+def stored_skewed(store: ResultStore, run_id: str) -> bool:
+    """Whether a stored run's latency was flagged skewed: never served from the cache as clean."""
+    try:
+        return store.summary(run_id).get("latency_skewed") is True
+    except FrontierError:
+        return False
 
 
 def check_compatible(info: ArtifactInfo, checked: Checked, *, is_image: bool, as_is: bool) -> None:

@@ -119,7 +119,7 @@ class _Supervision:
         return status.view(self.job_dir)
 
     def _spawn(self) -> subprocess.Popen[bytes]:
-        env = processes.child_env(threads=getattr(self.spec.payload, "threads", None))
+        env = processes.worker_env(threads=getattr(self.spec.payload, "threads", None))
         log = processes.open_log(self.job_dir / "worker.log")
         try:
             proc = subprocess.Popen(

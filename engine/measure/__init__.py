@@ -1,1 +1,1 @@
-"""Measurement: cross-validated evaluation, the latency harness and the environment record."""
+"""Measurement: cross-validated evaluation, the latency harness, skew evidence and the environment record."""

@@ -1,4 +1,11 @@
-"""What machine and libraries produced a number, recorded with every run."""
+"""What machine, libraries and thread settings produced a number, recorded with every run.
+
+The thread settings are read where the work ran (the worker): the thread count
+asked for, the OpenMP/BLAS variables the worker was started with
+(``OMP_NUM_THREADS``, ``OMP_WAIT_POLICY``...), torch's intra-op thread count
+when torch is loaded, and what the predictor set on its backend (ONNX Runtime's
+intra-op threads and spinning).
+"""
 
 from __future__ import annotations
 
@@ -6,11 +13,13 @@ import functools
 import importlib.metadata
 import os
 import platform
+from collections.abc import Mapping
 from typing import Any
 
 from engine import ENGINE_VERSION
 
 LIBRARIES = ("numpy", "pandas", "scikit-learn", "torch", "onnxruntime", "onnx", "skops")
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OMP_WAIT_POLICY", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 @functools.cache
@@ -43,8 +52,23 @@ def hardware_fingerprint() -> str:
     return f"{cpu_model()}|{os.cpu_count()}"
 
 
+def thread_settings(backend_settings: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """This process's thread-pool settings: the variables it started with (None: unset),
+    torch's intra-op threads when torch is loaded, and ``backend_settings`` (a predictor's
+    ``thread_settings``: ONNX Runtime's intra-op threads and spinning)."""
+    import sys
+
+    out: dict[str, Any] = {name.lower(): os.environ.get(name) for name in THREAD_VARIABLES}
+    torch = sys.modules.get("torch")
+    out["torch_threads"] = torch.get_num_threads() if torch is not None else None
+    out["ort_spinning"] = None
+    return out | dict(backend_settings or {})
+
+
 def record(*, threads: int, backend: str, device: str, provider: str | None,
-           precision: str) -> dict[str, Any]:
+           precision: str, backend_settings: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The environment of one run (see the module docstring); ``backend_settings`` are the
+    predictor's ``thread_settings``."""
     versions = {}
     for lib in LIBRARIES:
         try:
@@ -57,10 +81,10 @@ def record(*, threads: int, backend: str, device: str, provider: str | None,
         "backend": backend, "device": device, "provider": provider, "precision": precision,
         "python": platform.python_version(), "platform": platform.platform(),
         "engine_version": ENGINE_VERSION, "libraries": versions,
-    }
+    } | thread_settings(backend_settings)
 
 
-COMPARED_FIELDS = ("cpu", "cores", "gpu", "threads", "device", "engine_version")
+COMPARED_FIELDS = ("cpu", "cores", "gpu", "threads", "omp_wait_policy", "device", "engine_version")
 
 
 def differences(environments: list[dict[str, Any]]) -> list[str]:
