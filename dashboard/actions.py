@@ -12,7 +12,7 @@ import inspect
 from collections.abc import Mapping
 from typing import Any
 
-from engine import datasets, jobs, models
+from engine import benchmark, datasets, jobs, models
 from engine.errors import FrontierError
 from engine.ids import is_content_id, is_job_id
 from engine.owners import Actor
@@ -81,3 +81,13 @@ def delete_run(ws: Workspace, run_id: str, *, actor: Actor) -> None:
         store.delete(run_id, actor=actor)
     else:
         store.delete(run_id)
+
+
+def measure_again(ws: Workspace, run_ids: list[str], *, actor: Actor) -> benchmark.Plan:
+    """The plan that re-runs stored runs (their latency was skewed): their owners or an admin only,
+    since the new runs replace the stored ones."""
+    store = ResultStore(ws)
+    for run_id in run_ids:
+        summary = store.summary(run_id)
+        actor.require(summary.get("owner"), f"the run of '{summary.get('model', run_id)}'")
+    return benchmark.replan(ws, run_ids)

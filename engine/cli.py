@@ -46,7 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--latency-time", type=float, default=0.3, metavar="S", help="minimum timed seconds per batch size (default 0.3)")
     b.add_argument("--latency-count", type=int, default=30, metavar="N", help="minimum timed calls per batch size (default 30)")
     b.add_argument("--no-latency", action="store_true", help="skip the latency measurement")
-    b.add_argument("--threads", type=int, metavar="N", help="threads for inference (default: all cores)")
+    b.add_argument("--threads", type=int, metavar="N",
+                   help="threads for fits and inference (default: 1 on machines with up to 4 cores, else half; "
+                        "FRONTIER_THREADS changes it)")
     b.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="where torch/ONNX models run (default cpu)")
     b.add_argument("--no-cache", action="store_true", help="recompute even when an identical run is stored")
     b.add_argument("--time-limit", type=float, metavar="S",

@@ -99,8 +99,10 @@ def form(ws_root: str, infos: Mapping[str, ArtifactInfo], registered: pd.DataFra
                                          key="benchmark:lat_batches",
                                          help="leave empty to skip the latency measurement; sizes larger than "
                                               "the dataset are skipped")
-            threads = l4.number_input("Threads", min_value=1, max_value=CORES, value=CORES, step=1,
-                                      key="benchmark:threads")
+            threads = l4.number_input("Threads", min_value=1, max_value=CORES,
+                                      value=min(settings.default_threads(), CORES), step=1, key="benchmark:threads",
+                                      help="threads for fits and inference; one by default on small machines, "
+                                           "where more threads slow each other down when the machine is shared")
         submitted = st.form_submit_button("Run benchmark", type="primary", icon=":material/play_arrow:")
     if not submitted:
         return None

@@ -82,5 +82,26 @@ def show(ws: Workspace, job: jobs.JobView | None, record: Mapping[str, Any], *, 
     if done:
         with guard("showing the results"):
             results.results_view(ws, done, key="benchmark:current", cached=set(record.get("cached", [])))
+        _measure_again(ws, done, actor=actor)
     elif status is None or status.state == "done":
         st.info("No stored results for this benchmark.")
+
+
+def _measure_again(ws: Workspace, run_ids: list[str], *, actor: Actor) -> None:
+    """Offer to run again the runs whose latency was measured on a busy machine (their owners only)."""
+    root = str(ws.root)
+    skewed = [r for r in run_ids if state.summary(root, r).get("latency_skewed") is True
+              and actor.may_modify(state.summary(root, r).get("owner"))]
+    if not skewed or not st.button("Measure latency again", key="benchmark:measure_again",
+                                   icon=":material/replay:",
+                                   help="runs the skewed runs again (the new measurement replaces them)"):
+        return
+    with guard("measuring again") as planned:
+        plan = actions.measure_again(ws, skewed, actor=actor)
+    if not planned.ok:
+        return
+    title = f"Measure again: {', '.join(r.name for r in plan.pending)}"
+    job_id = jobs.start(ws, SLOT, plan.to_request(), actor=actor, title=title, limits=None)
+    if job_id is not None:
+        st.session_state[RUNS] = {"job": job_id, "run_ids": run_ids, "cached": [], "notes": []}
+        st.rerun()

@@ -157,23 +157,25 @@ def latency_tab(ws: Workspace, views: list[RunView], *, key: str) -> None:
     _plot(charts.latency_distribution_figure(info, kind="violin" if violin else "box"), key=f"{key}:lat_dist")
     sweep = charts.batch_sweep_info(latency)
     _plot(charts.batch_sweep_figure(sweep), key=f"{key}:lat_sweep")
-    noisy = sorted(set(sweep.loc[sweep["noisy"], "model"])) if "noisy" in sweep else []
-    if noisy:
-        st.caption(f"Noisy timings (IQR above a quarter of the median) for: {_names(noisy)}; "
-                   "raise the minimum time per batch size or close other work.")
+    skewed = [v for v in views if v.summary.get("latency_skewed") is True]
+    for v in skewed:
+        reason = v.summary.get("latency_skew_reason") or "the timed blocks disagree"
+        st.warning(md(f"Latency of {v.label} was measured while the machine was busy ({reason}); treat it as "
+                      "skewed and measure it again."), icon=":material/speed:")
+
+
+LOAD_FIELDS = ("load_1m_before", "load_1m_after", "other_jobs_active", "other_jobs_queued", "latency_cpu_per_wall",
+               "latency_descheduled", "peak_rss_mb")
 
 
 def environment_view(views: list[RunView]) -> None:
-    """Where the numbers came from: CPU, threads, backend and library versions per run."""
+    """Where the numbers came from: CPU, threads and wait policies, backend, library versions, and the
+    machine's load while latency was measured, per run (every field the engine recorded)."""
     with st.expander("Environment", icon=":material/memory:"):
         rows = []
         for v in views:
-            env = v.summary.get("environment") or {}
-            rows.append({
-                "model": v.label, "cpu": env.get("cpu"), "cores": env.get("cores"),
-                "threads": env.get("threads"), "backend": env.get("backend"), "device": env.get("device"),
-                "provider": env.get("provider"), "precision": env.get("precision"),
-                "gpu": env.get("gpu"), "python": env.get("python"), "platform": env.get("platform"),
-                "engine": env.get("engine_version"), **(env.get("libraries") or {}),
-            })
-        st.dataframe(pd.DataFrame(rows).dropna(axis=1, how="all"), hide_index=True)
+            env = dict(v.summary.get("environment") or {})
+            libraries = env.pop("libraries", None) or {}
+            rows.append({"model": v.label, **env, **libraries, **{f: v.summary.get(f) for f in LOAD_FIELDS}})
+        st.dataframe(pd.DataFrame(rows).dropna(axis=1, how="all").astype(str).replace({"None": "", "nan": ""}),
+                     hide_index=True)

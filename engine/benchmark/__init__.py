@@ -13,6 +13,7 @@ from engine.benchmark.plan import (
     check_compatible,
     collect,
     plan,
+    replan,
 )
 
-__all__ = ["SKLEARN_FORMATS", "BenchmarkConfig", "Plan", "PlannedRun", "check_compatible", "collect", "plan"]
+__all__ = ["SKLEARN_FORMATS", "BenchmarkConfig", "Plan", "PlannedRun", "check_compatible", "collect", "plan", "replan"]

@@ -140,6 +140,29 @@ def plan(ws: Workspace, infos: list[ArtifactInfo], dataset: Dataset | DatasetInf
     return Plan(dataset, checked, config, runs, recompute=not use_cache)
 
 
+def replan(ws: Workspace, run_ids: list[str]) -> Plan:
+    """The plan that produced stored runs, to run them again (e.g. to measure skewed latency again).
+
+    The runs must come from one benchmark (one dataset and configuration); their
+    models and dataset must still be registered. Every run is pending.
+    """
+    import json
+
+    from engine import models
+
+    if not run_ids:
+        raise FrontierError("choose at least one run to measure again")
+    store = ResultStore(ws)
+    summaries = [store.summary(r) for r in run_ids]
+    benchmarks = {(s.get("dataset_id"), json.dumps(s.get("config"), sort_keys=True, default=str)) for s in summaries}
+    if len(benchmarks) != 1:
+        raise FrontierError("these runs come from different benchmarks; measure them again one benchmark at a time")
+    first = summaries[0]
+    infos = [models.get(ws, s["artifact_id"]) for s in summaries]
+    return plan(ws, infos, datasets.info(ws, first["dataset_id"]), BenchmarkConfig.from_dict(first["config"]),
+                names=[s["model"] for s in summaries], use_cache=False)
+
+
 def stored_skewed(store: ResultStore, run_id: str) -> bool:
     """Whether a stored run's latency was flagged skewed: never served from the cache as clean."""
     try:

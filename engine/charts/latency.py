@@ -75,7 +75,8 @@ def _whisker_top(info: pd.DataFrame) -> tuple[float, int]:
 
 
 def batch_sweep_info(latency: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
-    """Latency statistics by batch size: model, batch_size, p50_ms, p95_ms, p99_ms, ms_per_row, throughput_per_s."""
+    """Latency statistics by batch size: model, batch_size, p50_ms, p95_ms, p99_ms, ms_per_row, throughput_per_s,
+    skewed (measured on a busy machine, by its own evidence) and skew_reason."""
     parts = []
     for label, frame in latency.items():
         if frame is None or frame.empty:
@@ -87,10 +88,17 @@ def batch_sweep_info(latency: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
             "p99_ms": f["p99_ms"].to_numpy(dtype=float),
             "ms_per_row": f["p50_ms"].to_numpy(dtype=float) / f["batch_size"].to_numpy(dtype=float),
             "throughput_per_s": f["throughput_per_s"].to_numpy(dtype=float),
-            "noisy": f["noisy"].to_numpy(dtype=bool) if "noisy" in f else False,
+            "skewed": _flags(f), "skew_reason": f["skew_reason"].fillna("").astype(str).to_numpy()
+            if "skew_reason" in f else "",
         }))
     return stack(parts, ["model", "batch_size", "p50_ms", "p95_ms", "p99_ms", "ms_per_row", "throughput_per_s",
-                         "noisy"])
+                         "skewed", "skew_reason"])
+
+
+def _flags(f: pd.DataFrame) -> np.ndarray:
+    """The skew flag per batch size (older runs stored it as ``noisy``)."""
+    column = "skewed" if "skewed" in f else "noisy" if "noisy" in f else None
+    return f[column].fillna(False).to_numpy(dtype=bool) if column else np.zeros(len(f), dtype=bool)
 
 
 def batch_sweep_figure(info: pd.DataFrame, *, title: str | None = None) -> go.Figure:
@@ -110,14 +118,16 @@ def batch_sweep_figure(info: pd.DataFrame, *, title: str | None = None) -> go.Fi
         fig.add_trace(go.Scatter(
             x=g["batch_size"], y=g["p50_ms"], mode="lines+markers", name=model, legendgroup=model,
             showlegend=False, line=style,
+            marker={"symbol": np.where(g["skewed"].to_numpy(dtype=bool), "x", "circle"), "size": 9},
             error_y={"type": "data", "symmetric": False, "array": (g["p95_ms"] - g["p50_ms"]).clip(lower=0),
                      "arrayminus": np.zeros(len(g)), "visible": True, "thickness": 1},
-            hovertemplate="batch %{x}<br>p50 %{y:.4f} ms<extra>" + model + "</extra>"), row=1, col=2)
+            customdata=np.where(g["skewed"].to_numpy(dtype=bool), "<br>skewed: measured on a busy machine", ""),
+            hovertemplate="batch %{x}<br>p50 %{y:.4f} ms%{customdata}<extra>" + model + "</extra>"), row=1, col=2)
     sizes = sorted(set(info["batch_size"].astype(int)))
     fig.update_xaxes(type="log", title="batch size", tickvals=sizes, ticktext=[str(s) for s in sizes])
     fig.update_yaxes(title="rows per second", row=1, col=1,
                      **log_axis(float(info["throughput_per_s"].min()), float(info["throughput_per_s"].max())))
-    fig.update_yaxes(title="ms per call (bar: p95)", row=1, col=2,
+    fig.update_yaxes(title="ms per call (bar: p95; x: skewed)", row=1, col=2,
                      **log_axis(float(info["p50_ms"].min()), float(info["p95_ms"].max())))
     fig.update_layout(**layout(margin={"t": 90}, legend={"y": 1.12}), title=titled(title), height=440)
     return fig

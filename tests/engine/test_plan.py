@@ -7,7 +7,7 @@ import pytest
 from frontier_support import run_cli, sample
 
 from engine import benchmark, datasets, models
-from engine.errors import render
+from engine.errors import FrontierError, render
 from engine.measure.latency import LatencySettings
 from engine.results import ResultStore
 from engine.workspace import Workspace
@@ -83,3 +83,19 @@ def test_runs_record_whether_they_scored_rows_the_model_was_trained_on(tmp_path,
     assert r.returncode == 0, str(r)
     (run,) = r.json["runs"]
     assert run["rows_seen"] is expected
+
+
+def test_replan_runs_the_same_benchmark_again_under_the_same_run_ids(tmp_path):
+    r = run_cli("benchmark", "--model", sample("digits_mlp.onnx"), "--model", sample("digits_logreg.onnx"),
+                "--data", "digits", "--workspace", tmp_path / "ws", "--json", "--batch-sizes", "1",
+                "--latency-time", "0.01", "--latency-count", "3", "--threads", "1")
+    assert r.returncode == 0, str(r)
+    ids = [run["run_id"] for run in r.json["runs"]]
+    ws = Workspace(tmp_path / "ws")
+    again = benchmark.replan(ws, ids)
+    assert [p.run_id for p in again.runs] == ids and [p.run_id for p in again.pending] == ids  # all re-run
+    assert [p.name for p in again.runs] == [run["model"] for run in r.json["runs"]]
+    other = run_cli("benchmark", "--model", sample("digits_mlp.onnx"), "--data", "digits", "--workspace",
+                    tmp_path / "ws", "--json", "--no-latency", "--threads", "1")
+    with pytest.raises(FrontierError, match="different benchmarks"):
+        benchmark.replan(ws, [ids[0], other.json["runs"][0]["run_id"]])

@@ -241,6 +241,17 @@ def test_batch_sweep_info_and_figure():
     assert len(fig.data) == 4  # throughput and p50 for each model
     assert sum(bool(t.showlegend is not False) for t in fig.data) == 2  # one legend entry per model
     assert fig.layout.xaxis.type == "log" and fig.layout.xaxis2.type == "log"
+    assert m1["skewed"].tolist() == [True, False]  # an older run's "noisy" column reads as the skew flag
+    assert list(fig.data[1].marker.symbol) == ["x", "circle"]  # skewed points are drawn as crosses
+
+
+def test_batch_sweep_reads_the_skew_flag_and_reason():
+    lat = pd.DataFrame({"batch_size": [1, 8], "p50_ms": [1.0, 2.0], "p95_ms": [1.5, 2.5], "p99_ms": [2.0, 3.0],
+                        "throughput_per_s": [1e3, 4e3], "skewed": [False, True],
+                        "skew_reason": [None, "descheduled 40% of the time"]})
+    info = charts.batch_sweep_info({"m": lat})
+    assert info["skewed"].tolist() == [False, True]
+    assert info["skew_reason"].tolist() == ["", "descheduled 40% of the time"]
 
 
 # --------------------------------------------------------------- regression
