@@ -119,7 +119,7 @@ CASES = [
          r"--cv: invalid int value"),
     Case("torch-save-state-dict", lambda t: ["--model", state_dict_pt(t), "--data", "digits"],
          r"torch\.save checkpoint \(weights without the architecture\)"),
-    Case("torchscript-without-trust", lambda t: ["--model", sample("digits_mlp.pt"), "--data", "digits"],
+    Case("torchscript-without-trust", lambda t: ["--model", sample("digits_cnn.pt"), "--data", "digits"],
          r"TorchScript archive, which can run arbitrary code.*--trust"),
     Case("latency-time-negative", lambda t: ["--model", MLP_ONNX, "--data", "digits", "--latency-time", "-1"],
          r"--latency-time must be between 0 and 60 seconds"),
