@@ -23,6 +23,8 @@ member a million times can exhaust memory.
 from __future__ import annotations
 
 import re
+import sys
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -187,8 +189,50 @@ def _check_npy(data: bytes, name: str) -> None:
                             "corrupt or crafted")
 
 
+_IMPORT_LOCK = threading.Lock()
+
+
+def import_skops() -> None:
+    """Import ``skops.io`` without scikit-learn's estimator discovery importing torch.
+
+    skops builds its default trusted types with ``sklearn.utils.all_estimators()``,
+    whose ``pkgutil.walk_packages`` imports every scikit-learn package, including
+    ``sklearn.externals.array_api_compat.torch``, which imports torch: 1.1 s of a
+    2.2 s import here, paid by every CLI run and worker that only touches
+    scikit-learn models. No estimator lives there and ``walk_packages`` skips a
+    package that fails to import, so ``import torch`` is made to fail for the length
+    of that one import and then works again (scikit-learn and scipy import torch only
+    lazily, so nothing caches its absence). Nothing is blocked when torch is
+    already imported.
+    """
+    if "skops.io" in sys.modules:
+        return
+    with _IMPORT_LOCK:
+        if "torch" in sys.modules:
+            import skops.io
+            return
+        sys.meta_path.insert(0, _NO_TORCH)
+        try:
+            import skops.io  # noqa: F401
+        finally:
+            sys.meta_path.remove(_NO_TORCH)
+
+
+class _NoTorch:
+    """A finder that makes ``import torch`` fail (``sys.modules`` is left alone)."""
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> None:
+        if name == "torch" or name.startswith("torch."):
+            raise ImportError(f"{name} is not imported while skops is (see import_skops)")
+        return None
+
+
+_NO_TORCH = _NoTorch()
+
+
 def _tree(data: bytes, what: str) -> Any:
     """skops' node tree for ``data`` (nothing imported or constructed yet)."""
+    import_skops()
     from skops.io._audit import get_tree
     from skops.io._utils import read_schema
 
