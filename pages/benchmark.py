@@ -9,10 +9,12 @@ from dashboard.auth import gate
 from dashboard.widgets import benchmark_form, benchmark_job, jobs, registry, results, tables
 from dashboard.widgets.errors import guard
 from engine import charts, datasets, models
+from engine.results.index import newest_matching
 
 ws = state.workspace()
 actor = gate.actor()
 SLOT = benchmark_job.SLOT
+SHOWN_RUNS = 25  # the newest runs listed; Find runs reaches the rest (page cost independent of the store)
 
 st.title("Benchmark")
 st.caption("Cross-validate models on the same seeded folds and measure their inference latency. "
@@ -53,10 +55,21 @@ if not read.ok:
 if all_runs.empty:
     st.caption("No runs stored yet: results of every benchmark are kept here.")
     st.stop()
-tables.results_table(charts.results_table_info(all_runs), key="benchmark:stored:table",
-                     height=min(400, 38 + 35 * len(all_runs)))
+query = st.text_input("Find runs", key="benchmark:previous:filter", placeholder="words in a model, dataset, "
+                      "owner or mode name", help="Shows runs whose names contain every word you type.")
+shown, n_matching = newest_matching(all_runs, query, limit=SHOWN_RUNS)
+if n_matching > len(shown):
+    st.caption(f"Showing the {len(shown):,} newest of {n_matching:,} matching runs ({len(all_runs):,} stored); "
+               "type in Find runs to narrow them down.")
+elif query:
+    st.caption(f"{n_matching:,} of {len(all_runs):,} stored runs match.")
+if shown.empty:
+    st.stop()
+tables.results_table(charts.results_table_info(shown), key="benchmark:stored:table",
+                     height=min(400, 38 + 35 * len(shown)))
+kept = st.session_state.get("benchmark:previous:runs") or []
 labels = {r.run_id: f"{r.model} · {r.dataset} · {r.mode} · {str(r.created_at)[:19].replace('T', ' ')}"
-          for r in all_runs.itertuples()}
+          for r in all_runs[all_runs["run_id"].isin({*shown["run_id"], *kept})].itertuples()}
 chosen = st.multiselect("Show charts for", list(labels), format_func=labels.get, key="benchmark:previous:runs",
                         placeholder="choose stored runs to compare")
 if chosen:
@@ -71,7 +84,7 @@ def delete_run(run_id: str) -> None:
                                                    if r != run_id]
 
 
-owners = {r["run_id"]: actions.owner_of(r) for r in all_runs.to_dict("records")}
+owners = {r["run_id"]: actions.owner_of(r) for r in all_runs[all_runs["run_id"].isin(labels)].to_dict("records")}
 registry.delete_control(
     "run", [registry.Item(r, label, owners.get(r)) for r, label in labels.items()], may_delete=actor.may_modify,
     key="benchmark:run_delete", flash_key="benchmark:flash",

@@ -12,6 +12,7 @@ import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -90,11 +91,10 @@ def formatter(column: str) -> Callable[[Any], str]:
 
 def best_styles(info: ResultsTable, columns: Sequence[str]) -> pd.DataFrame:
     """CSS per cell of ``info.frame[columns]``: the best value of each rankable column is marked."""
-    styles = pd.DataFrame("", index=info.frame.index, columns=list(columns))
-    for column in columns:
-        for row in info.best.get(column, ()):
-            styles.iloc[row, styles.columns.get_loc(column)] = BEST_STYLE
-    return styles
+    cells = np.full((len(info.frame), len(columns)), "", dtype=object)
+    for j, column in enumerate(columns):
+        cells[list(info.best.get(column, ())), j] = BEST_STYLE
+    return pd.DataFrame(cells, index=info.frame.index, columns=list(columns))
 
 
 def styled(info: ResultsTable, columns: Sequence[str]) -> Any:

@@ -92,3 +92,22 @@ def _write(path: Path, frame: pd.DataFrame) -> None:
         write_bytes_atomic(path, buf.getvalue())
     except OSError:
         pass
+
+
+SEARCHED_COLUMNS = ("model", "dataset", "mode", "owner", "format", "run_id")
+
+
+def newest_matching(runs: pd.DataFrame, query: str = "", *, limit: int = 100) -> tuple[pd.DataFrame, int]:
+    """The ``limit`` newest of ``runs`` (newest first) whose model, dataset, mode, owner, format or id
+    contains every word of ``query`` (case-insensitive), and how many match in all.
+
+    Pages show a bounded slice so their cost does not grow with the number of stored runs.
+    """
+    matched = runs
+    for word in query.lower().split():
+        hit = pd.Series(False, index=matched.index)
+        for col in SEARCHED_COLUMNS:
+            if col in matched:
+                hit |= matched[col].astype("string").str.lower().str.contains(word, regex=False, na=False)
+        matched = matched[hit]
+    return matched.head(limit), len(matched)
