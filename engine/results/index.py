@@ -94,14 +94,17 @@ def _write(path: Path, frame: pd.DataFrame) -> None:
         pass
 
 
-SEARCHED_COLUMNS = ("model", "dataset", "mode", "owner", "format", "run_id")
+SEARCHED_COLUMNS = ("model", "dataset", "mode", "owner", "format")
+ID_PREFIX_MIN = 6  # a word this long may also name a run by the start of its id
 
 
 def newest_matching(runs: pd.DataFrame, query: str = "", *, limit: int = 100) -> tuple[pd.DataFrame, int]:
-    """The ``limit`` newest of ``runs`` (newest first) whose model, dataset, mode, owner, format or id
-    contains every word of ``query`` (case-insensitive), and how many match in all.
+    """The ``limit`` newest of ``runs`` (newest first) matching ``query``, and how many match in all.
 
-    Pages show a bounded slice so their cost does not grow with the number of stored runs.
+    Every word of ``query`` must appear (case-insensitive) in the run's model,
+    dataset, mode, owner or format, or, for words of at least
+    :data:`ID_PREFIX_MIN` characters, begin its id. Pages show a bounded slice
+    so their cost does not grow with the number of stored runs.
     """
     matched = runs
     for word in query.lower().split():
@@ -109,5 +112,7 @@ def newest_matching(runs: pd.DataFrame, query: str = "", *, limit: int = 100) ->
         for col in SEARCHED_COLUMNS:
             if col in matched:
                 hit |= matched[col].astype("string").str.lower().str.contains(word, regex=False, na=False)
+        if len(word) >= ID_PREFIX_MIN and "run_id" in matched:
+            hit |= matched["run_id"].astype("string").str.startswith(word, na=False)
         matched = matched[hit]
     return matched.head(limit), len(matched)

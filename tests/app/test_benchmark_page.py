@@ -258,3 +258,30 @@ def test_runs_from_different_environments_are_flagged(workspace):
     at.run()
     assert not at.exception
     assert any("different environments (cpu)" in w for w in warnings(at))
+
+
+def test_previous_runs_show_the_newest_and_find_runs_reaches_the_rest(workspace):
+    import shutil
+
+    import pandas as pd
+
+    job_id, run_ids = submit_directly(workspace, LOGREG, "digits")
+    assert jobs.wait(workspace, job_id, timeout_s=150).state == "done"
+    src = workspace.results / run_ids[0]
+    summary = pd.read_parquet(src / "summary.parquet")
+    for i in range(39):  # 40 runs: copies with their own ids, names and times (model 0 oldest)
+        rid = f"{i:016x}"
+        shutil.copytree(src, workspace.results / rid)
+        summary.assign(run_id=rid, model=f"model {i:02d}", created_at=f"2026-01-01T00:{i:02d}:00").to_parquet(
+            workspace.results / rid / "summary.parquet", index=False)
+    at = new_app().run()
+    assert not at.exception and not errors(at), errors(at)
+    assert any("Showing the 25 newest of 40 matching runs (40 stored)" in c for c in captions(at)), captions(at)
+    options = at.multiselect(key="benchmark:previous:runs").options
+    assert len(options) == 25 and not any("model 00 ·" in o for o in options)  # the oldest is not listed
+
+    at.text_input(key="benchmark:previous:filter").set_value("00 MODEL").run()  # every word, any case
+    assert not at.exception
+    assert any("1 of 40 stored runs match" in c for c in captions(at)), captions(at)
+    options = at.multiselect(key="benchmark:previous:runs").options
+    assert len(options) == 1 and options[0].startswith("model 00 · digits")
