@@ -89,9 +89,8 @@ def show(ws: Workspace, job: jobs.JobView | None, record: Mapping[str, Any], *, 
 
 def _measure_again(ws: Workspace, run_ids: list[str], *, actor: Actor) -> None:
     """Offer to run again the runs whose latency was measured on a busy machine (their owners only)."""
-    root = str(ws.root)
-    skewed = [r for r in run_ids if state.summary(root, r).get("latency_skewed") is True
-              and actor.may_modify(state.summary(root, r).get("owner"))]
+    summaries = {r: state.summary(str(ws.root), r) for r in run_ids}
+    skewed = [r for r, s in summaries.items() if s.get("latency_skewed") is True and actor.may_modify(s.get("owner"))]
     if not skewed or not st.button("Measure latency again", key="benchmark:measure_again",
                                    icon=":material/replay:",
                                    help="runs the skewed runs again (the new measurement replaces them)"):

@@ -95,14 +95,15 @@ def results_table_info(runs: pd.DataFrame | None) -> ResultsTable:
 
 def cautions(runs: pd.DataFrame) -> list[str]:
     """Per run, why its numbers need care ("" when none): rows it was trained on, a busy machine."""
-    out = []
-    for _, run in runs.iterrows():
-        notes = [text for column, text in CAUTIONS.items() if _is_true(run.get(column))]
+    return [_caution(run) for run in runs.to_dict("records")]
+
+
+def _caution(run: dict) -> str:
+    notes = [CAUTIONS["rows_seen"]] if _is_true(run.get("rows_seen")) else []
+    if _is_true(run.get("latency_skewed")):
         reason = run.get("latency_skew_reason")
-        if _is_true(run.get("latency_skewed")) and isinstance(reason, str) and reason:
-            notes[-1] = f"{notes[-1]} ({reason})"
-        out.append("; ".join(notes))
-    return out
+        notes.append(CAUTIONS["latency_skewed"] + (f" ({reason})" if isinstance(reason, str) and reason else ""))
+    return "; ".join(notes)
 
 
 def _is_true(value: object) -> bool:
