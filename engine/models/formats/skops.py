@@ -200,8 +200,8 @@ def import_skops() -> None:
     ``sklearn.externals.array_api_compat.torch``, which imports torch: 1.1 s of a
     2.2 s import here, paid by every CLI run and worker that only touches
     scikit-learn models. No estimator lives there and ``walk_packages`` skips a
-    package that fails to import, so ``import torch`` is made to fail for the length
-    of that one import and then works again (scikit-learn and scipy import torch only
+    package that fails to import, so ``import torch`` is made to fail, in the importing
+    thread only, for the length of that one import and then works again (scikit-learn and scipy import torch only
     lazily, so nothing caches its absence). Nothing is blocked when torch is
     already imported.
     """
@@ -211,23 +211,25 @@ def import_skops() -> None:
         if "torch" in sys.modules:
             import skops.io
             return
-        sys.meta_path.insert(0, _NO_TORCH)
+        finder = _NoTorch(threading.get_ident())
+        sys.meta_path.insert(0, finder)
         try:
             import skops.io  # noqa: F401
         finally:
-            sys.meta_path.remove(_NO_TORCH)
+            sys.meta_path.remove(finder)
 
 
 class _NoTorch:
-    """A finder that makes ``import torch`` fail (``sys.modules`` is left alone)."""
+    """A finder that makes ``import torch`` fail in one thread (``sys.modules`` is left alone;
+    other threads of a server import torch as usual meanwhile)."""
+
+    def __init__(self, thread: int) -> None:
+        self.thread = thread
 
     def find_spec(self, name: str, path: Any = None, target: Any = None) -> None:
-        if name == "torch" or name.startswith("torch."):
+        if (name == "torch" or name.startswith("torch.")) and threading.get_ident() == self.thread:
             raise ImportError(f"{name} is not imported while skops is (see import_skops)")
         return None
-
-
-_NO_TORCH = _NoTorch()
 
 
 def _tree(data: bytes, what: str) -> Any:

@@ -43,3 +43,24 @@ print(json.dumps({{"before": before, "tensor": float(torch.ones(3).sum()), "comp
 """
     assert _run(code) == {"before": False, "tensor": 3.0, "compat": "sklearn.externals.array_api_compat.torch",
                           "predicts": True}
+
+
+def test_only_the_importing_thread_is_kept_from_torch():
+    """A server thread that needs torch while another thread imports skops still gets it."""
+    code = """
+import json, sys, threading
+from engine.models.formats.skops import _NoTorch
+sys.meta_path.insert(0, _NoTorch(threading.get_ident()))
+try:
+    import torch
+    here = "imported"
+except ImportError:
+    here = "refused"
+other = {}
+def work():
+    import torch
+    other["sum"] = float(torch.ones(2).sum())
+t = threading.Thread(target=work); t.start(); t.join()
+print(json.dumps({"here": here, "other": other.get("sum")}))
+"""
+    assert _run(code) == {"here": "refused", "other": 2.0}
