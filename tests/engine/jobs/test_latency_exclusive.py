@@ -53,8 +53,10 @@ def test_a_job_waits_for_the_machine_queued_and_its_limits_pause(tmp_path, iris_
         job_id = jobs.submit(ws, p.to_request(), limits=Limits(memory_mb=4096, time_s=600, step_time_s=step_s))
         st = wait_for(lambda: (s := jobs.status(ws, job_id)).state == "queued" and s.ahead and s,
                       what="the job to queue for the machine")
-        assert st.message == "waiting for the machine (1 ahead)" and st.ahead == 1
-        assert "waiting for the machine (1 ahead)" in st.detail
+        # this test holds the lock; any other Frontier process on this machine (the lock is per machine)
+        # that is queued or holding it is counted too, so the count is at least one
+        assert st.ahead >= 1 and st.message == f"waiting for the machine ({st.ahead} ahead)"
+        assert st.message in st.detail
         queued_at = time.monotonic()
         wait_for(lambda: time.monotonic() - queued_at > step_s + 3, timeout=step_s + 10, what="a long wait")
         assert jobs.status(ws, job_id).state == "queued"  # still waiting, not stopped
