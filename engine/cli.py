@@ -64,7 +64,10 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_benchmark(args: argparse.Namespace) -> int:
+    import dataclasses
+
     from engine import benchmark, datasets, jobs, models
+    from engine.jobs.memory import release_freed
     from engine.measure.latency import LatencySettings
     from engine.owners import local_actor
     from engine.workspace import Workspace
@@ -108,6 +111,10 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
     owner = local_actor().name
     if isinstance(dataset, datasets.Dataset):  # a stored description means it is registered already
         datasets.register(ws, dataset, owner=owner)
+        # the worker reads the stored copy: hold only its description while it works
+        dataset = datasets.info(ws, dataset.id)
+        p = dataclasses.replace(p, dataset=dataset)
+        release_freed()
     for p_note in p.notes:
         print(f"note: {render(p_note)}", file=sys.stderr)
     for info, data in zip(infos, blobs, strict=True):

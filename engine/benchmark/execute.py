@@ -22,7 +22,7 @@ import contextlib
 import os
 import time
 from collections.abc import Iterator
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
@@ -30,17 +30,17 @@ import pandas as pd
 
 from engine import ENGINE_VERSION, datasets, models
 from engine.benchmark.plan import BenchmarkConfig, Progress, stored_skewed
-from engine.datasets import Dataset, Prepared
+from engine.datasets import Prepared
 from engine.errors import FrontierError, first_line
 from engine.jobs import machine
-from engine.jobs.memory import PeakMemory
+from engine.jobs.memory import PeakMemory, release_freed
 from engine.jobs.progress import ProgressFile, Reporter, Scoped, as_reporter
 from engine.jobs.spec import plain
 from engine.measure import environment
 from engine.measure.evaluate import Evaluation, evaluate, folds
 from engine.measure.latency import measure, overall_skew
 from engine.metrics import CLASSIFICATION_METRICS, REGRESSION_METRICS, mean_std
-from engine.models import ArtifactInfo
+from engine.models import SKLEARN_FORMATS, ArtifactInfo
 from engine.models.predictors import Predictor, SklearnPredictor, make_predictor, model_input
 from engine.results import ResultStore, RunRecord
 from engine.workspace import Workspace
@@ -73,6 +73,12 @@ def execute(ws: Workspace, request: dict[str, Any], progress: Progress | Reporte
         prep = datasets.prepare(dataset, target=config.target, drop=config.drop, task=request["task"],
                                 n_splits=config.cv, numeric=False)
         splits = folds(prep, n_splits=config.cv, seed=config.seed)
+        subject = Subject(dataset.id, dataset.name,
+                          config.target or (dataset.default_target if dataset.kind == "tabular" else "y"))
+        if not _any_takes_frame(ws, runs):
+            prep = prep.as_arrays()  # the float32 matrix is all ONNX and torch models read:
+        del dataset  # the table (twice its size in float64) is let go before any model loads
+        release_freed()
     store = ResultStore(ws)
     own_job = steps.path.parent.name if isinstance(steps, ProgressFile) else None
     done = []
@@ -80,12 +86,34 @@ def execute(ws: Workspace, request: dict[str, Any], progress: Progress | Reporte
         steps.unit(i, run["name"])
         part = Scoped(steps, i / len(runs), (i + 1) / len(runs), f"{run['name']}: ")
         if request.get("recompute") or not store.has(run["run_id"]) or stored_skewed(store, run["run_id"]):
-            record = run_one(ws, run, dataset, prep, splits, config, progress=part, own_job=own_job)
-            store.save(record, replace=True)  # a recompute, or a skewed measurement being redone
+            release_freed()  # so this model's peak starts from what is live, not what the last one freed
+            store.save(run_one(ws, run, subject, prep, splits, config, progress=part, own_job=own_job),
+                       replace=True)  # a recompute, or a skewed measurement being redone
         done.append(run["run_id"])
         steps.finished(run["run_id"])
         part(1.0, "done")
     return done
+
+
+@dataclass(frozen=True)
+class Subject:
+    """What a run's summary says of its dataset (the data themselves are not kept for it)."""
+
+    id: str
+    name: str
+    target: str
+
+
+def _any_takes_frame(ws: Workspace, runs: list[dict[str, Any]]) -> bool:
+    """Whether any run's model is a scikit-learn estimator (it takes the DataFrame); a model
+    that cannot be read here counts as one, and fails in its own run."""
+    for run in runs:
+        try:
+            if models.get(ws, run["artifact_id"]).format in SKLEARN_FORMATS:
+                return True
+        except (FrontierError, KeyError, TypeError):
+            return True
+    return False
 
 
 def _others(ws: Workspace, own_job: str | None) -> dict[str, int]:
@@ -100,7 +128,7 @@ def _others(ws: Workspace, own_job: str | None) -> dict[str, int]:
     return {"other_jobs_active": active, "other_jobs_queued": queued}
 
 
-def run_one(ws: Workspace, run: dict[str, Any], dataset: Dataset, prep: Prepared, splits,
+def run_one(ws: Workspace, run: dict[str, Any], dataset: Subject, prep: Prepared, splits,
             config: BenchmarkConfig, *, progress: Progress | Reporter, own_job: str | None = None) -> RunRecord:
     steps = as_reporter(progress)
     info = models.get(ws, run["artifact_id"])
@@ -132,7 +160,7 @@ def run_one(ws: Workspace, run: dict[str, Any], dataset: Dataset, prep: Prepared
             if refit:
                 with _phase(steps, "fitting the model to time", EVALUATED):
                     timed = _latency_predictor(predictor, prep)
-            X = model_input(timed, prep.X)
+            X = model_input(timed, prep)
             with _phase(steps, "measuring latency", LATENCY_FITTED, exclusive=True):
                 lat_stats, samples = measure(
                     timed.infer, X, config.latency, sync=timed.synchronize if timed.device != "cpu" else None,
@@ -188,8 +216,8 @@ def _probe(predictor: Predictor, prep: Prepared, name: str, *, train: np.ndarray
         except Exception as exc:
             raise FrontierError(
                 f"'{name}' failed when fitted on {len(rows)} rows of the first fold: {first_line(exc)}") from None
-    X = model_input(predictor, prep.X)
-    batch = X.iloc[:2] if isinstance(X, pd.DataFrame) else X[:2]
+    X = model_input(predictor, prep)
+    batch = X.iloc[:2] if isinstance(X, pd.DataFrame) else X[:2].copy()  # a copy: see predict_all
     try:
         predictor.predict_scores(batch, classes=prep.classes)
     except FrontierError as exc:
@@ -236,13 +264,13 @@ def _latency_predictor(predictor: Predictor, prep: Prepared) -> Predictor:
     return SklearnPredictor(clone(est).fit(prep.X, prep.y))
 
 
-def _summary(run, info: ArtifactInfo, dataset: Dataset, prep: Prepared, config: BenchmarkConfig, ev,
+def _summary(run, info: ArtifactInfo, dataset: Subject, prep: Prepared, config: BenchmarkConfig, ev,
              lat_stats, env, build_s: float, peak_rss_mb: float | None) -> dict[str, Any]:
     metrics = REGRESSION_METRICS if prep.task == "regression" else CLASSIFICATION_METRICS
     s: dict[str, Any] = {
         "run_id": run["run_id"], "model": run["name"], "artifact_id": info.id, "format": info.format,
         "mode": run["mode"], "task": prep.task, "dataset": dataset.name, "dataset_id": dataset.id,
-        "target": config.target or (dataset.default_target if dataset.kind == "tabular" else "y"),
+        "target": dataset.target,
         "n_rows": prep.n_rows, "n_features": prep.n_features if not prep.is_image else int(np.prod(prep.input_shape)),
         "n_folds": config.cv, "seed": config.seed,
         "rows_seen": run.get("rows_seen"),  # scored as-is on rows it was trained on (None: unknown)

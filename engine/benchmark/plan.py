@@ -26,12 +26,11 @@ from engine.datasets.prepare import Live
 from engine.errors import FrontierError, option
 from engine.measure import environment
 from engine.measure.latency import LatencySettings
-from engine.models import ArtifactInfo
+from engine.models import SKLEARN_FORMATS, ArtifactInfo
 from engine.results import ResultStore, run_key
 from engine.workspace import Workspace
 
 Progress = Callable[[float, str], None]
-SKLEARN_FORMATS = ("skops", "pickle")
 
 
 @dataclass(frozen=True)

@@ -102,6 +102,13 @@ class Prepared:
             self._cache["float32"] = out
         return self._cache["float32"]
 
+    def as_arrays(self) -> Prepared:
+        """The same data with ``X`` as the float32 matrix only, for work that never needs the
+        DataFrame (ONNX and torch models): the caller can then let the table go."""
+        if not isinstance(self.X, pd.DataFrame):
+            return self
+        return Prepared(self.numeric_X(), self.y, self.task, self.feature_names, self.classes, self.y_encoded)
+
     def rows(self, index: np.ndarray) -> pd.DataFrame | np.ndarray:
         if isinstance(self.X, pd.DataFrame):
             return self.X.iloc[index]

@@ -8,6 +8,7 @@ models before it. Where that is unavailable a thread samples RSS instead.
 
 from __future__ import annotations
 
+import ctypes
 import threading
 from pathlib import Path
 from types import TracebackType
@@ -38,6 +39,20 @@ def reset_high_water_mark() -> bool:
     hwm, rss = _status_kb("VmHWM"), _status_kb("VmRSS")
     # a reset leaves the mark at (about) the current RSS; anything far above means it did not happen
     return hwm is not None and rss is not None and hwm <= rss + 1024
+
+
+def release_freed() -> bool:
+    """Hand the memory this process has freed back to the system; ``False`` where it cannot.
+
+    glibc raises its mmap threshold after a large block is freed, so later arrays of up
+    to 32 MB come from the heap and stay resident after they are freed: a worker that
+    has dropped a large table would otherwise still hold it, and the next model's peak
+    would start from there. ``malloc_trim`` returns those pages.
+    """
+    try:
+        return bool(ctypes.CDLL(None).malloc_trim(0))
+    except (OSError, AttributeError):  # not glibc
+        return False
 
 
 class PeakMemory:

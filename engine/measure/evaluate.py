@@ -88,10 +88,12 @@ def _concat(parts: list[Scores], name: str) -> np.ndarray | None:
 
 def predict_all(predictor: Predictor, prep: Prepared) -> Scores:
     """Scores for every row, in batches so large datasets fit in memory."""
-    X = model_input(predictor, prep.X)
+    X = model_input(predictor, prep)
     parts = []
     for start in range(0, prep.n_rows, PREDICT_BATCH):
-        batch = X.iloc[start:start + PREDICT_BATCH] if isinstance(X, pd.DataFrame) else X[start:start + PREDICT_BATCH]
+        # an array batch is a copy: a model that writes into its input must not alter the features
+        # the next model sees (the prepared float32 matrix is shared by every model of the job)
+        batch = X.iloc[start:start + PREDICT_BATCH] if isinstance(X, pd.DataFrame) else X[start:start + PREDICT_BATCH].copy()
         parts.append(predictor.predict_scores(batch, classes=prep.classes))
     out = Scores(_concat(parts, "proba"), _concat(parts, "labels"), _concat(parts, "values"))
     n = out.values if prep.task == "regression" else out.labels

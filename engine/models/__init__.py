@@ -20,7 +20,7 @@ from engine.models.formats import skops as _skops
 from engine.models.formats.onnx import external_data_files
 from engine.models.formats.skops import ALLOWED_TYPES as SKOPS_ALLOWED_TYPES
 from engine.models.formats.torch import pt2_code_members, pt2_pickle_members, pt2_static_metadata
-from engine.models.info import CODE_BEARING, SUFFIXES, ArtifactInfo
+from engine.models.info import CODE_BEARING, SKLEARN_FORMATS, SUFFIXES, ArtifactInfo
 from engine.models.loading import load_model, stored_files
 from engine.models.registry import (
     check_bytes,
@@ -57,7 +57,7 @@ def skops_untrusted_types(data: bytes) -> list[str]:
 
 
 __all__ = [
-    "CODE_BEARING", "SKOPS_ALLOWED_TYPES", "SUFFIXES", "ArtifactInfo", "check_bytes", "check_onnx",
+    "CODE_BEARING", "SKLEARN_FORMATS", "SKOPS_ALLOWED_TYPES", "SUFFIXES", "ArtifactInfo", "check_bytes", "check_onnx",
     "content_digest", "delete", "detect_format", "external_data_files", "get", "info_from_bytes",
     "list_registered", "load_model", "load_skops", "onnx_metadata", "pt2_code_members", "pt2_pickle_members",
     "pt2_static_metadata", "register_bytes", "register_file", "save", "sklearn_metadata",

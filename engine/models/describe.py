@@ -10,7 +10,7 @@ from typing import Any
 
 from engine import models
 from engine.errors import FrontierError
-from engine.models import ArtifactInfo
+from engine.models import SKLEARN_FORMATS, ArtifactInfo
 from engine.workspace import Workspace
 
 
@@ -24,7 +24,7 @@ def describe_in_worker(ws: Workspace, artifact_id: str) -> dict[str, Any]:
 
 def loaded_metadata(info: ArtifactInfo, model: Any) -> dict[str, Any]:
     """Metadata that only a loaded model can give (pickle, TorchScript, ``.pt2``)."""
-    if info.format in ("skops", "pickle"):
+    if info.format in SKLEARN_FORMATS:
         if not hasattr(model, "predict"):
             raise FrontierError(f"'{info.name}' loads as a {type(model).__name__}, not a scikit-learn model")
         return models.sklearn_metadata(model)

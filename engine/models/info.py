@@ -20,6 +20,7 @@ from engine.workspace import Workspace
 
 Format = Literal["skops", "pickle", "onnx", "torchscript", "torch_export"]
 CODE_BEARING: frozenset[str] = frozenset({"pickle", "torchscript", "torch_export"})
+SKLEARN_FORMATS: tuple[str, ...] = ("skops", "pickle")  # scikit-learn estimators: they take the DataFrame
 # upload suffix -> format family ("torch" is TorchScript, told apart from a checkpoint by its bytes)
 SUFFIXES = {
     ".skops": "skops", ".pkl": "pickle", ".pickle": "pickle", ".joblib": "pickle",

@@ -12,12 +12,16 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from engine.errors import FrontierError
+from engine.models.info import SKLEARN_FORMATS
+
+if TYPE_CHECKING:
+    from engine.datasets import Prepared
 
 
 @dataclass
@@ -243,7 +247,7 @@ def _label_indices(labels: np.ndarray, classes: np.ndarray) -> np.ndarray:
 def make_predictor(model: Any, fmt: str, *, device: str = "cpu", threads: int | None = None,
                    precision: str = "fp32") -> Predictor:
     """A predictor for a loaded model of format ``fmt`` (see :mod:`engine.models`)."""
-    if fmt in ("skops", "pickle"):
+    if fmt in SKLEARN_FORMATS:
         if not hasattr(model, "predict"):
             raise FrontierError(f"the loaded object is a {type(model).__name__}, not a scikit-learn model with predict()")
         return SklearnPredictor(model)
@@ -253,10 +257,7 @@ def make_predictor(model: Any, fmt: str, *, device: str = "cpu", threads: int | 
     return TorchPredictor(model, device=device, precision=precision, threads=threads)
 
 
-def model_input(pred: Predictor, X: pd.DataFrame | np.ndarray) -> pd.DataFrame | np.ndarray:
-    """Features in the form ``pred`` takes: the DataFrame for scikit-learn, else float32."""
-    if pred.takes_frame:
-        return X
-    if isinstance(X, pd.DataFrame):
-        X = X.to_numpy(dtype=np.float32)
-    return np.ascontiguousarray(X, dtype=np.float32)
+def model_input(pred: Predictor, prep: Prepared) -> pd.DataFrame | np.ndarray:
+    """Features in the form ``pred`` takes: the DataFrame for scikit-learn, else the prepared
+    float32 matrix (built once per dataset in row slices, never a float64 copy of the table)."""
+    return prep.X if pred.takes_frame else prep.numeric_X()
