@@ -38,7 +38,7 @@ def _versions(root: Path) -> dict[str, int]:
     for entry in entries:
         if CONTENT_ID_RE.fullmatch(entry.name) and entry.is_dir(follow_symlinks=False):
             with contextlib.suppress(OSError):
-                out[entry.name] = os.stat(os.path.join(entry.path, SUMMARY)).st_mtime_ns
+                out[entry.name] = os.stat(f"{entry.path}/{SUMMARY}").st_mtime_ns
     return out
 
 
@@ -60,7 +60,9 @@ def run_summaries(root: Path) -> pd.DataFrame:
     known: dict[str, int] = {}
     if not index.empty:
         index = index.drop_duplicates("run_id", keep="last")
-        known = dict(zip(index["run_id"], index[VERSION].astype("int64"), strict=True))
+        # plain lists: iterating Arrow-backed strings one by one costs more than the whole read
+        known = dict(zip(index["run_id"].to_numpy(dtype=object).tolist(),
+                         index[VERSION].to_numpy(dtype="int64").tolist(), strict=True))
     keep = [r for r, v in versions.items() if known.get(r) == v]
     fresh = [r for r in versions if known.get(r) != versions[r]]
     rows = []
@@ -73,11 +75,12 @@ def run_summaries(root: Path) -> pd.DataFrame:
             continue  # a summary that does not describe its own folder is not listed
         row = row.select([c for c in row.column_names if row[c].null_count == 0])
         rows.append(row.append_column(VERSION, pa.array([versions[run_id]], pa.int64())))
-    parts = [index[index["run_id"].isin(keep)]] if keep else []
+    unchanged = len(keep) == len(known)  # every indexed run is still there, as indexed
+    parts = [index if unchanged else index[index["run_id"].isin(keep)]] if keep else []
     if rows:
         parts.append(pa.concat_tables(rows, promote_options="permissive").to_pandas())
     frame = pd.concat([p for p in parts if not p.empty], ignore_index=True) if parts else pd.DataFrame()
-    if fresh or len(keep) != len(known):
+    if fresh or not unchanged:
         _write(index_path, frame)
     return frame.drop(columns=[VERSION], errors="ignore")
 
