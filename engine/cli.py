@@ -64,12 +64,9 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_benchmark(args: argparse.Namespace) -> int:
-    import dataclasses
-
-    from engine import benchmark, datasets, jobs, models
-    from engine.jobs.memory import release_freed
+    from engine import benchmark
+    from engine.jobs.spare import spare_worker
     from engine.measure.latency import LatencySettings
-    from engine.owners import local_actor
     from engine.workspace import Workspace
 
     if args.cv < 2:
@@ -90,20 +87,37 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
     config = benchmark.BenchmarkConfig(target=args.target, drop=tuple(args.drop), cv=args.cv, seed=args.seed,
                                        as_is=args.as_is, latency=latency, threads=args.threads, device=args.device)
     ws_root = Path(args.workspace) if args.workspace else None
+    warm = ("skops",) if any(m.lower().endswith(".skops") for m in args.model) else ()
+    jobs_dir = Workspace.at(ws_root).jobs
+    with spare_worker("benchmark", jobs_dir, threads=config.n_threads, limits=limits, warm=warm) as spare:
+        return _benchmark(args, config, limits, ws_root, spare)
+
+
+def _benchmark(args: argparse.Namespace, config, limits, ws_root: Path | None, spare) -> int:
+    import dataclasses
+
+    from engine import benchmark, datasets, jobs, models
+    from engine.jobs.memory import release_freed
+    from engine.owners import local_actor
+    from engine.workspace import Workspace
+
     # Validate everything before the workspace is touched.
     ws_probe = Workspace.at(ws_root)  # creates nothing: inputs are resolved before validation
+    blobs = _read_models(args.model)
+    known = [_known_artifact(ws_probe, data, Path(m), None, trusted=args.trust) if data is not None else None
+             for m, data in zip(args.model, blobs, strict=True)]
+    if datasets.registered_id(ws_probe, args.data) is None or not all(known):
+        spare.get()  # new work is likely: a worker starts importing while this process validates
     dataset = _dataset(ws_probe, args.data)
-    infos, blobs = [], []
-    for i, model in enumerate(args.model):
+    infos = []
+    for i, (model, data) in enumerate(zip(args.model, blobs, strict=True)):
         path = Path(model)
-        if not path.is_file():
+        if data is None:
             raise FrontierError(f"model file not found: {model}")
-        data = path.read_bytes()
         name = args.name[i] if i < len(args.name) else None
         infos.append(_known_artifact(ws_probe, data, path, name, trusted=args.trust)
                      or models.info_from_bytes(data, path.name, trusted=args.trust, display_name=name,
                                                source_path=path.resolve(), owner=local_actor().name))
-        blobs.append(data)
     # plan() checks the models against the data; it must fail before the workspace exists.
     p = benchmark.plan(ws_probe, infos, dataset, config, names=[i.name for i in infos],
                        use_cache=not args.no_cache)
@@ -121,7 +135,7 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
         models.save(ws, info, data, owner=owner)
     if p.pending:
         st = jobs.run(ws, p.to_request(), on_progress=_progress_bar(args.json, len(p.pending)),
-                      title=f"benchmark on {dataset.name}", limits=limits, owner=owner)
+                      title=f"benchmark on {dataset.name}", limits=limits, owner=owner, spare=spare.take())
         _close_bar()
         if st.state != "done":
             raise _RunFailed(st.error or st.state)
@@ -131,6 +145,11 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
     else:
         _print_table(runs)
     return 0
+
+
+def _read_models(paths: list[str]) -> list[bytes | None]:
+    """Each ``--model`` file's bytes, read once (None for a path that is not a file)."""
+    return [Path(m).read_bytes() if Path(m).is_file() else None for m in paths]
 
 
 def _known_artifact(ws, data: bytes, path: Path, name: str | None, *, trusted: bool):

@@ -19,6 +19,7 @@ from engine.datasets.registry import (
     list_registered,
     load,
     register,
+    registered_id,
     registered_id_for,
     resolve,
 )
@@ -26,4 +27,4 @@ from engine.datasets.summary import MAX_CLASSES, ColumnInfo, DatasetInfo
 
 __all__ = ["BUILTINS", "BUNDLED_IDS", "MAX_CLASSES", "UPLOAD_SUFFIXES", "Checked", "ColumnInfo", "Dataset", "DatasetInfo",
            "Prepared", "builtin", "check", "delete", "describe", "infer_task", "info", "list_registered", "load", "prepare",
-           "read_bytes", "read_file", "register", "registered_id_for", "resolve"]
+           "read_bytes", "read_file", "register", "registered_id", "registered_id_for", "resolve"]

@@ -195,18 +195,25 @@ def describe(ws: Workspace, spec: str) -> Dataset | DatasetInfo:
     back as its stored :class:`DatasetInfo`, reading no data; anything else is
     read (:func:`resolve`). A bundled name only ever means its known id.
     """
+    known = registered_id(ws, spec)
+    if known is not None:
+        try:
+            return info(ws, known)
+        except FrontierError:
+            pass  # damaged copy: read the source itself
+    return resolve(ws, spec)
+
+
+def registered_id(ws: Workspace, spec: str) -> str | None:
+    """The id of the registered dataset a CLI ``--data`` value names, if it is registered (cheap:
+    a stat and 128 KiB read for a file, nothing for a name or id)."""
     path = Path(spec)
     if path.exists():
         known = registered_id_for(ws, path)
     else:
         name = spec.removeprefix("builtin:")
         known = BUNDLED_IDS.get(name) or (spec if ids.is_content_id(spec) else None)
-    if known is not None and (ws.datasets / known).is_dir():
-        try:
-            return info(ws, known)
-        except FrontierError:
-            pass  # damaged copy: read the source itself
-    return resolve(ws, spec)
+    return known if known is not None and (ws.datasets / known).is_dir() else None
 
 
 # ------------------------------------------------------------ metadata checks

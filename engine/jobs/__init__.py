@@ -21,9 +21,10 @@ from engine.jobs.client import (
 )
 from engine.jobs.executor import Executor, LocalExecutor
 from engine.jobs.handlers import JobContext, dispatch, register
+from engine.jobs.spare import Spare, spare_worker
 from engine.jobs.spec import JobSpec, Limits, payload
 from engine.jobs.status_store import ACTIVE, TERMINAL, JobStatus
 
-__all__ = ["ACTIVE", "TERMINAL", "Executor", "JobContext", "JobSpec", "JobStatus", "Limits", "LocalExecutor",
+__all__ = ["ACTIVE", "TERMINAL", "Executor", "JobContext", "JobSpec", "JobStatus", "Limits", "LocalExecutor", "Spare",
            "cancel", "default_executor", "dispatch", "list_jobs", "payload", "reconcile", "register", "request",
-           "run", "status", "submit", "wait"]
+           "run", "spare_worker", "status", "submit", "wait"]

@@ -18,6 +18,7 @@ from engine.jobs import spec as jobspec
 from engine.jobs import status_store as store
 from engine.jobs.executor import Executor, LocalExecutor
 from engine.jobs.progress import ProgressFn
+from engine.jobs.spare import Spare
 from engine.jobs.spec import JobSpec, Limits
 from engine.jobs.status_store import JobStatus
 from engine.owners import Actor, local_actor
@@ -46,9 +47,16 @@ def submit(ws: Workspace, request: Mapping[str, Any], *, files: Mapping[str, byt
 
 def run(ws: Workspace, request: Mapping[str, Any], *, limits: Limits | None = None,
         on_progress: ProgressFn | None = None, title: str = "", files: Mapping[str, bytes] | None = None,
-        owner: str | None = None) -> JobStatus:
-    """Run a job and wait for it, supervised in this process (the CLI's path)."""
-    return default_executor().run(ws, _spec(request, owner, limits, title), files=files, on_progress=on_progress)
+        owner: str | None = None, spare: Spare | None = None) -> JobStatus:
+    """Run a job and wait for it, supervised in this process (the CLI's path); ``spare`` is a
+    worker started ahead with :func:`engine.jobs.spare.spare_worker` (used if it fits the job)."""
+    try:
+        spec = _spec(request, owner, limits, title)
+    except BaseException:
+        if spare is not None:
+            spare.discard()
+        raise
+    return default_executor().run(ws, spec, files=files, on_progress=on_progress, spare=spare)
 
 
 def status(ws: Workspace, job_id: str) -> JobStatus:

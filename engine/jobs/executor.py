@@ -26,6 +26,7 @@ from engine.jobs import inputs, liveness, processes
 from engine.jobs import spec as jobspec
 from engine.jobs import status_store as status
 from engine.jobs.progress import ProgressFn
+from engine.jobs.spare import Spare
 from engine.jobs.spec import JobSpec
 from engine.jobs.status_store import ACTIVE, JobStatus
 from engine.owners import Actor
@@ -38,7 +39,7 @@ class Executor(Protocol):
     def submit(self, ws: Workspace, spec: JobSpec, *, files: Mapping[str, bytes] | None = None) -> str: ...
 
     def run(self, ws: Workspace, spec: JobSpec, *, files: Mapping[str, bytes] | None = None,
-            on_progress: ProgressFn | None = None) -> JobStatus: ...
+            on_progress: ProgressFn | None = None, spare: Spare | None = None) -> JobStatus: ...
 
     def cancel(self, ws: Workspace, job_id: str, *, actor: Actor | None = None) -> None: ...
 
@@ -96,12 +97,20 @@ class LocalExecutor:
         return job_dir.name
 
     def run(self, ws: Workspace, spec: JobSpec, *, files: Mapping[str, bytes] | None = None,
-            on_progress: ProgressFn | None = None) -> JobStatus:
+            on_progress: ProgressFn | None = None, spare: Spare | None = None) -> JobStatus:
+        """``spare``: a worker this process started ahead (:mod:`engine.jobs.spare`); it becomes
+        the job's worker when it fits the job, and is stopped otherwise."""
         from engine.jobs.supervisor import (
             supervise,  # not at import: `python -m engine.jobs.supervisor`
         )
 
-        return supervise(create_job(ws, spec, files), on_progress=on_progress)
+        try:
+            job_dir = create_job(ws, spec, files)
+        except BaseException:
+            if spare is not None:
+                spare.discard()
+            raise
+        return supervise(job_dir, on_progress=on_progress, spare=spare)
 
     def cancel(self, ws: Workspace, job_id: str, *, actor: Actor | None = None) -> None:
         cancel_job(ws, job_id, actor=actor)

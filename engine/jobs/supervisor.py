@@ -36,6 +36,7 @@ from engine.jobs import inputs, liveness, processes
 from engine.jobs import spec as jobspec
 from engine.jobs import status_store as status
 from engine.jobs.progress import ProgressFn
+from engine.jobs.spare import Spare
 from engine.jobs.spec import JobSpec, Limits, plain
 from engine.jobs.status_store import JobStatus
 from engine.workspace import read_json
@@ -51,18 +52,28 @@ class _Stopped(BaseException):
     """The supervisor itself got SIGTERM or SIGHUP."""
 
 
-def supervise(job_dir: Path, *, on_progress: ProgressFn | None = None) -> JobStatus:
-    """Run the queued job in ``job_dir`` to its end; blocks. Returns its final status."""
-    if not _claim(job_dir):
-        return status.view(job_dir)
+def supervise(job_dir: Path, *, on_progress: ProgressFn | None = None, spare: Spare | None = None) -> JobStatus:
+    """Run the queued job in ``job_dir`` to its end; blocks. Returns its final status.
+
+    ``spare``: a worker started ahead by this process (:mod:`engine.jobs.spare`), used as the
+    job's worker when it was started with the job's settings, else discarded.
+    """
+    supervision = None
     try:
-        spec = jobspec.read(job_dir)
-    except FrontierError as exc:
-        return _finish(job_dir, {"state": "failed", "error": exc.message, "ui_error": exc.ui_message})
-    if processes.flag_raised(job_dir / processes.CANCEL_FLAG):
-        return _finish(job_dir, {"state": "cancelled"})
-    with _signals_raise():
-        return _Supervision(job_dir, spec, on_progress).run()
+        if not _claim(job_dir):
+            return status.view(job_dir)
+        try:
+            spec = jobspec.read(job_dir)
+        except FrontierError as exc:
+            return _finish(job_dir, {"state": "failed", "error": exc.message, "ui_error": exc.ui_message})
+        if processes.flag_raised(job_dir / processes.CANCEL_FLAG):
+            return _finish(job_dir, {"state": "cancelled"})
+        with _signals_raise():
+            supervision = _Supervision(job_dir, spec, on_progress, spare)
+            return supervision.run()
+    finally:
+        if spare is not None and (supervision is None or not supervision.spare_used):
+            spare.discard()
 
 
 def _claim(job_dir: Path) -> bool:
@@ -85,8 +96,10 @@ def _finish(job_dir: Path, final: dict[str, Any]) -> JobStatus:
 class _Supervision:
     """One run of a worker: the polling loop and its bookkeeping."""
 
-    def __init__(self, job_dir: Path, spec: JobSpec, on_progress: ProgressFn | None) -> None:
+    def __init__(self, job_dir: Path, spec: JobSpec, on_progress: ProgressFn | None,
+                 spare: Spare | None = None) -> None:
         self.job_dir, self.spec, self.limits, self.on_progress = job_dir, spec, spec.limits, on_progress
+        self.spare, self.spare_used = spare, False
         self.proc: subprocess.Popen[bytes] | None = None
         self.prog: dict[str, Any] = {}
         self.step_key: tuple[Any, ...] | None = None
@@ -119,7 +132,14 @@ class _Supervision:
         return status.view(self.job_dir)
 
     def _spawn(self) -> subprocess.Popen[bytes]:
-        env = processes.worker_env(threads=getattr(self.spec.payload, "threads", None))
+        threads = getattr(self.spec.payload, "threads", None)
+        if self.spare is not None and self.spare.fits(threads=threads, limits=self.limits):
+            proc = self.spare.hand(self.job_dir, os.getpid())
+            if proc is not None:
+                self.spare_used = True
+                status.update(self.job_dir, {"worker": {"pid": proc.pid, "spare": True}})
+                return proc
+        env = processes.worker_env(threads=threads)
         log = processes.open_log(self.job_dir / "worker.log")
         try:
             proc = subprocess.Popen(

@@ -74,8 +74,11 @@ def test_stopping_the_cli_stops_its_worker(iris_files, tmp_path, sig):
     cli = subprocess.Popen([sys.executable, "-m", "engine", "benchmark", "--model", str(iris_files["hang"]),
                             "--trust", "--data", "iris", "--workspace", str(ws), "--no-latency", "--json"],
                            cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # the CLI's worker is the spare it started before the job existed (its command line names the jobs folder)
     worker = wait_for(lambda: worker_of(ws / "jobs"), what="the CLI's worker")
-    wait_for(lambda: "checking inputs" in jobs.list_jobs(Workspace.at(ws))[0].message, what="the model to hang")
+    wait_for(lambda: (listed := jobs.list_jobs(Workspace.at(ws))) and "checking inputs" in listed[0].message,
+             what="the model to hang")
+    assert store.read(ws / "jobs" / jobs.list_jobs(Workspace.at(ws))[0].job_id)["worker"]["pid"] == worker.pid
     cli.send_signal(sig)
     out, err = cli.communicate(timeout=60)
     assert cli.returncode == -sig
