@@ -10,7 +10,8 @@ overlapped (see ``engine.jobs.machine``), and the evidence that it was not
 disturbed (see :mod:`engine.measure.skew`): how its five blocks of calls agree,
 process CPU per wall second, the share of the phase a thread waited for a CPU,
 and the load average before and after. A disturbed measurement is flagged
-``skewed`` with a one-line reason; ``noisy`` is kept as its alias.
+``skewed`` with a one-line reason; ``noisy`` is kept as its alias. A phase
+that was only still warming up is timed once more (``attempts``).
 """
 
 from __future__ import annotations
@@ -24,9 +25,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from engine.measure.skew import Probe, Skew, assess
+from engine.measure.skew import Probe, Skew, assess, warming_up
 
 DEFAULT_BATCH_SIZES = (1, 8, 32, 128, 256)
+MAX_ATTEMPTS = 2  # a timed phase that looked like warm-up is timed once more, never more
 
 
 @dataclass(frozen=True)
@@ -69,12 +71,13 @@ class LatencyStats:
     descheduled: float | None = None   # share of the timed phase a thread of ours waited for a CPU
     load_1m_before: float | None = None
     load_1m_after: float | None = None
+    attempts: int = 1  # 2: the first timing looked like warm-up (see skew.warming_up) and was redone
 
     @classmethod
     def from_samples(cls, samples_s: np.ndarray, *, batch_size: int, warmup_s: float,
                      first_call_s: float, started_at: float | None = None,
                      ended_at: float | None = None, skew: Skew | None = None,
-                     load_1m: tuple[float | None, float | None] = (None, None)) -> LatencyStats:
+                     load_1m: tuple[float | None, float | None] = (None, None), attempts: int = 1) -> LatencyStats:
         """Statistics of one batch size's samples; ``skew`` is the evidence gathered while
         timing (without it, only the blocks of ``samples_s`` are judged)."""
         ms = np.asarray(samples_s) * 1e3
@@ -89,7 +92,7 @@ class LatencyStats:
             noisy=skew.skewed, started_at=started_at, ended_at=ended_at,
             skewed=skew.skewed, skew_reason=skew.reason, block_ratio=skew.block_ratio,
             cpu_per_wall=skew.cpu_per_wall, descheduled=skew.descheduled,
-            load_1m_before=load_1m[0], load_1m_after=load_1m[1],
+            load_1m_before=load_1m[0], load_1m_after=load_1m[1], attempts=attempts,
         )
 
 
@@ -168,16 +171,19 @@ def measure(fn: Callable[[Any], Any], X: pd.DataFrame | np.ndarray, settings: La
         if sync:
             sync()
         warm = time.perf_counter() - t0
-        before = load_1m()
-        started = time.time()
-        with Probe() as probe:
-            samples = time_calls(fn, inputs, min_time_s=settings.min_time_s, min_count=settings.min_count,
-                                 max_time_s=settings.max_time_s, sync=sync)
-        ended = time.time()
-        skew = assess(samples, probe, threads=threads, device=device)
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            before = load_1m()
+            started = time.time()
+            with Probe() as probe:
+                samples = time_calls(fn, inputs, min_time_s=settings.min_time_s, min_count=settings.min_count,
+                                     max_time_s=settings.max_time_s, sync=sync)
+            ended = time.time()
+            skew = assess(samples, probe, threads=threads, device=device)
+            if attempt == MAX_ATTEMPTS or not warming_up(samples, skew):
+                break
         stats.append(LatencyStats.from_samples(samples, batch_size=b, warmup_s=warm, first_call_s=first,
                                                started_at=started, ended_at=ended, skew=skew,
-                                               load_1m=(before, load_1m())))
+                                               load_1m=(before, load_1m()), attempts=attempt))
         frames.append(pd.DataFrame({"batch_size": b, "call": np.arange(len(samples)), "seconds": samples}))
         if progress:
             progress((k + 1) / len(sizes), f"latency at batch {b}")

@@ -18,6 +18,14 @@ beyond its limit:
   single-threaded CPU call's process CPU time over wall time stands in
   (``1 - CPU/wall``). Process CPU/wall is recorded either way.
 
+A phase flagged only because its *first* block was the slowest looks like
+warm-up, not disturbance (scikit-learn models in a fresh worker settled over
+their first ~20 calls: block ratios of 1.4-1.8x with nobody else on the
+machine). :func:`warming_up` says so, and the phase is timed once more, the
+calls just made serving as warm-up; the second timing is judged on its own
+evidence and kept (``attempts`` = 2). A slowdown that starts later in the
+phase, or any descheduling beyond the limit, is flagged at once.
+
 The IQR, which measures spread rather than disturbance, no longer decides:
 a model whose calls differ steadily is not skewed, and a machine that slows
 every call alike (the IQR stays small) is.
@@ -129,6 +137,20 @@ def assess(samples_s: np.ndarray, probe: Probe | None, *, threads: int = 1, devi
     if descheduled is not None and descheduled > DESCHEDULED_LIMIT and long_enough:
         reasons.append(f"descheduled {descheduled:.0%} of the time")
     return Skew(ratio, cpu_per_wall, descheduled, bool(reasons), "; ".join(reasons) or None)
+
+
+def warming_up(samples_s: np.ndarray, verdict: Skew) -> bool:
+    """Whether a skewed phase looks like warm-up rather than disturbance: only its blocks
+    disagree (no thread waited for a CPU beyond the limit) and its first block is the slowest.
+
+    Such a phase is timed once more (:func:`engine.measure.latency.measure`), the calls
+    just made serving as warm-up, and the new timing is judged on its own evidence. A
+    slowdown that starts later in the phase is never taken for warm-up.
+    """
+    if not verdict.skewed or (verdict.descheduled is not None and verdict.descheduled > DESCHEDULED_LIMIT):
+        return False
+    medians = block_medians(samples_s)
+    return len(medians) > 0 and int(np.argmax(medians)) == 0
 
 
 def _nth(n: int) -> str:

@@ -188,3 +188,34 @@ def test_the_run_summary_names_the_first_skewed_batch_size():
     assert flag is True
     assert reason == ("batch 32: blocks disagree: 5.0x between the slowest and fastest fifth "
                       "(and 1 more batch size(s))")
+
+
+# ------------------------------------------------------------- warm-up: timed once more
+def test_a_phase_still_warming_up_is_timed_again_and_the_second_timing_kept(clock):
+    """The first 20 timed calls run 3x slower and never again (a model still warming up): the
+    phase is timed once more, and the second timing, steady, is what is reported."""
+    infer, calls = _fake_model(clock, _timed_only(0, lambda i: 0.003 if i < 20 else 0.001))
+    (st,), samples = measure(infer, np.zeros((50, 4), np.float32), SETTINGS)
+    assert st.attempts == 2 and not st.skewed and st.block_ratio == pytest.approx(1.0)
+    assert st.p50_ms == pytest.approx(1.0) and st.n_calls == 100 and len(samples) == 100
+    assert calls["n"] == 1 + 100 + 100  # the first call, then two timed phases
+
+
+def test_warm_up_that_does_not_settle_is_flagged_after_the_second_timing(clock):
+    """Every phase's first fifth is slow (e.g. a cache flushed by each phase's start): two timings,
+    then the verdict stands."""
+    infer, calls = _fake_model(clock, _timed_only(0, lambda i: 0.003 if i % 100 < 20 else 0.001))
+    (st,), _ = measure(infer, np.zeros((50, 4), np.float32), SETTINGS)
+    assert st.attempts == 2 and st.skewed and st.block_ratio == pytest.approx(3.0)
+    assert calls["n"] == 1 + 200
+
+
+def test_a_slowdown_that_starts_later_or_comes_with_descheduling_is_not_taken_for_warm_up(clock, monkeypatch):
+    later, calls = _fake_model(clock, _timed_only(0, lambda i: 0.003 if i >= 60 else 0.001))
+    (st,), _ = measure(later, np.zeros((50, 4), np.float32), SETTINGS)
+    assert st.attempts == 1 and st.skewed and calls["n"] == 1 + 100
+    # first fifth slow, but a thread of ours waited for a CPU: someone else had the core, flag it now
+    monkeypatch.setattr(skew, "_schedstat", FakeSched(wait_per_read_s=0.05))
+    early, calls = _fake_model(clock, _timed_only(0, lambda i: 0.003 if i < 20 else 0.001))
+    (st,), _ = measure(early, np.zeros((50, 4), np.float32), SETTINGS)
+    assert st.attempts == 1 and st.skewed and "descheduled" in st.skew_reason and calls["n"] == 1 + 100
