@@ -16,9 +16,10 @@ import os
 import re
 import shutil
 import stat
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -43,6 +44,7 @@ MAX_META_BYTES = 64 << 20
 ROW_GROUP_BYTES = 64 << 20
 SOURCE_RE = re.compile(r"[a-z][a-z0-9_-]{0,39}")  # "upload", "builtin", ...: shown as text, kept short
 LIST_COLUMNS = ["id", "name", "kind", "source", "n_rows", "n_columns", "owner"]
+T = TypeVar("T")
 
 
 # ----------------------------------------------------------------- writing
@@ -171,13 +173,8 @@ def resolve(ws: Workspace, spec: str) -> Dataset:
     """
     path = Path(spec)
     if path.exists():
-        known = registered_id_for(ws, path)
-        if known is not None:
-            try:
-                return load(ws, known)
-            except FrontierError:
-                pass  # damaged copy: read the file itself
-        return read_file(path)
+        stored = _stored(load, ws, registered_id_for(ws, path))
+        return stored if stored is not None else read_file(path)
     name = spec.removeprefix("builtin:")
     if name in BUILTINS:
         return builtin(name)
@@ -195,13 +192,19 @@ def describe(ws: Workspace, spec: str) -> Dataset | DatasetInfo:
     back as its stored :class:`DatasetInfo`, reading no data; anything else is
     read (:func:`resolve`). A bundled name only ever means its known id.
     """
-    known = registered_id(ws, spec)
-    if known is not None:
-        try:
-            return info(ws, known)
-        except FrontierError:
-            pass  # damaged copy: read the source itself
-    return resolve(ws, spec)
+    stored = _stored(info, ws, registered_id(ws, spec))
+    return stored if stored is not None else resolve(ws, spec)
+
+
+def _stored(read: Callable[[Workspace, str], T], ws: Workspace, dataset_id: str | None) -> T | None:
+    """``read(ws, dataset_id)`` for a registered dataset; None when there is none or its stored
+    copy is damaged (the caller then reads the source itself)."""
+    if dataset_id is None:
+        return None
+    try:
+        return read(ws, dataset_id)
+    except FrontierError:
+        return None
 
 
 def registered_id(ws: Workspace, spec: str) -> str | None:

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from jobs_support import plan
+from jobs_support import iris_models, plan
 
 from engine import datasets
 from engine.benchmark import execute as execute_module
@@ -29,19 +29,8 @@ def _torch_models(folder: Path) -> dict[str, Path]:
             x.zero_()  # in place, into the batch it was given
             return x[:, :3]
 
-    class Linear(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.fc = torch.nn.Linear(4, 3)
-
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
-            return self.fc(x)
-
-    torch.manual_seed(0)
-    paths = {}
-    for name, module in (("zeroes", Zeroes()), ("linear", Linear())):
-        paths[name] = folder / f"{name}.pt"
-        torch.jit.save(torch.jit.script(module), str(paths[name]))
+    paths = {"linear": iris_models(folder)["linear"], "zeroes": folder / "zeroes.pt"}
+    torch.jit.save(torch.jit.script(Zeroes()), str(paths["zeroes"]))
     return paths
 
 
