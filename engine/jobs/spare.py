@@ -67,8 +67,13 @@ class Spare:
                 and self.memory_mb == limits.memory_mb)
 
     def hand(self, job_dir: Path, supervisor_pid: int) -> subprocess.Popen[bytes] | None:
-        """Give the spare its job; the running worker, or None if the spare is gone."""
+        """Give the spare its job; the running worker, or None if the spare is gone or the job's
+        path cannot be said in one line (a workspace path with a tab or newline: a fresh worker
+        takes the job instead)."""
         assert self.proc.stdin is not None
+        if any(c in str(job_dir) for c in "\t\n\r"):
+            self.discard()
+            return None
         try:
             self.proc.stdin.write(f"{job_dir}\t{supervisor_pid}\n".encode())
             self.proc.stdin.close()

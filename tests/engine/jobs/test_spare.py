@@ -135,3 +135,13 @@ def test_a_spare_runs_only_a_job_of_its_workspace_named_by_its_parent(tmp_path):
     # named by its parent, inside its workspace: it runs the job (which has no request, so it fails cleanly)
     assert spare(f"{job_dir}\t{os.getpid()}\n") == 1
     assert "error.json" in {p.name for p in job_dir.iterdir()}
+
+
+def test_a_job_path_that_cannot_be_said_in_one_line_goes_to_a_fresh_worker(tmp_path, models):
+    ws = Workspace.open(tmp_path / "odd\nname\tws")
+    p = plan(ws, [models["small"]])
+    spare = Spare.start("benchmark", ws.jobs, threads=1)
+    st = jobs.run(ws, p.to_request(), spare=spare)
+    assert st.state == "done", st.error
+    status = json.loads((ws.jobs / st.job_id / "status.json").read_text())
+    assert "spare" not in status["worker"] and spare.proc.poll() is not None
