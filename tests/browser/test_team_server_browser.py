@@ -123,7 +123,9 @@ def test_hostile_links_and_names_render_as_text(served, page):
         header.wait_for(timeout=60_000)
         assert HOSTILE[:30] in header.inner_text().replace("\u2060", "")
         assert page.get_by_text("Settings: dataset digits").count() == 1
-        assert page.get_by_role("button", name="Cancel").count() == 1  # carol is an admin
+        cancel = page.get_by_role("button", name="Cancel")
+        cancel.first.wait_for(timeout=60_000)  # drawn after the header: wait for it, do not sample
+        assert cancel.count() == 1  # carol is an admin
         _no_hostile_markup(page, requests)
         full_page_screenshot(page, "served_viewing_job.png")
     finally:
