@@ -37,6 +37,18 @@ def models(tmp_path_factory) -> dict[str, Path]:
     return iris_models(tmp_path_factory.mktemp("spare-models"))
 
 
+def _run_with_spare(root: Path, model: Path, *, spare_threads: int = 1):
+    """A one-model iris job (threads=1) run with a spare started for ``spare_threads``:
+    (workspace, plan, spare, final status, status.json)."""
+    ws = Workspace.open(root)
+    p = plan(ws, [model])
+    spare = Spare.start("benchmark", ws.jobs, threads=spare_threads)
+    assert spare is not None
+    st = jobs.run(ws, p.to_request(), spare=spare)
+    assert st.state == "done", st.error
+    return ws, p, spare, st, json.loads((ws.jobs / st.job_id / "status.json").read_text())
+
+
 def test_the_cli_runs_its_job_in_the_spare_it_started(tmp_path):
     ws = tmp_path / "ws"
     r = run_cli("benchmark", "--model", sample("digits_logreg.skops"), "--data", "digits", "--workspace", ws,
@@ -88,24 +100,14 @@ def test_a_cached_request_starts_no_spare(tmp_path, monkeypatch):
 
 
 def test_a_spare_started_with_other_settings_is_stopped_and_a_fresh_worker_runs_the_job(tmp_path, models):
-    ws = Workspace.open(tmp_path / "ws")
-    p = plan(ws, [models["small"]])  # threads=1
-    spare = Spare.start("benchmark", ws.jobs, threads=2)
-    assert spare is not None and spare.threads == 2
-    st = jobs.run(ws, p.to_request(), spare=spare)
-    assert st.state == "done"
-    status = json.loads((ws.jobs / st.job_id / "status.json").read_text())
+    _, _, spare, _, status = _run_with_spare(tmp_path / "ws", models["small"], spare_threads=2)
+    assert spare.threads == 2
     assert "spare" not in status["worker"] and status["worker"]["pid"] != spare.proc.pid
     assert spare.proc.poll() is not None  # stopped, not left running
 
 
 def test_a_spare_that_fits_runs_the_job_and_writes_its_log(tmp_path, models):
-    ws = Workspace.open(tmp_path / "ws")
-    p = plan(ws, [models["small"]])
-    spare = Spare.start("benchmark", ws.jobs, threads=1)
-    st = jobs.run(ws, p.to_request(), spare=spare)
-    assert st.state == "done", st.error
-    status = json.loads((ws.jobs / st.job_id / "status.json").read_text())
+    ws, p, spare, st, status = _run_with_spare(tmp_path / "ws", models["small"])
     assert status["worker"] == {"pid": spare.proc.pid, "spare": True}
     assert (ws.jobs / st.job_id / "worker.log").exists()
     assert ResultStore(ws).has(p.pending[0].run_id)
@@ -138,10 +140,5 @@ def test_a_spare_runs_only_a_job_of_its_workspace_named_by_its_parent(tmp_path):
 
 
 def test_a_job_path_that_cannot_be_said_in_one_line_goes_to_a_fresh_worker(tmp_path, models):
-    ws = Workspace.open(tmp_path / "odd\nname\tws")
-    p = plan(ws, [models["small"]])
-    spare = Spare.start("benchmark", ws.jobs, threads=1)
-    st = jobs.run(ws, p.to_request(), spare=spare)
-    assert st.state == "done", st.error
-    status = json.loads((ws.jobs / st.job_id / "status.json").read_text())
+    _, _, spare, _, status = _run_with_spare(tmp_path / "odd\nname\tws", models["small"])
     assert "spare" not in status["worker"] and spare.proc.poll() is not None
