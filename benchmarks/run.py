@@ -32,12 +32,13 @@ OUT_JSON = ROOT / "benchmarks" / "results.json"
 
 
 def _groups() -> dict[str, Callable[[], list[dict[str, Any]]]]:
-    from benchmarks import cli_speed, contention, harness, latency_load, listing, memory
+    from benchmarks import cli_speed, compare, contention, harness, latency_load, listing, memory
 
     return {
         "harness": harness.bench_harness_overhead,
         "cli": lambda: [*cli_speed.bench_cli_vs_cross_validate(), *cli_speed.bench_cached_cli()],
         "listing": listing.bench_listing,
+        "compare": compare.bench_compare_page,
         "memory": memory.bench_memory,
         "contention": contention.bench_two_click_under_load,
         "latency_load": latency_load.bench_latency_under_load,

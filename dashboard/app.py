@@ -24,7 +24,7 @@ from dashboard.widgets.errors import guard  # noqa: E402
 
 st.set_page_config(page_title="Frontier", page_icon=":material/insights:", layout="wide")
 
-pages = [nav.upload_page(), nav.benchmark_page()]
+pages = [nav.upload_page(), nav.benchmark_page(), nav.compare_page()]
 actor = gate.gate(pages)
 
 with guard("opening the workspace") as opened:

@@ -15,3 +15,7 @@ def upload_page() -> st.Page:
 
 def benchmark_page() -> st.Page:
     return st.Page(PAGES_DIR / "benchmark.py", title="Benchmark", icon=":material/speed:", default=True)
+
+
+def compare_page() -> st.Page:
+    return st.Page(PAGES_DIR / "compare.py", title="Compare", icon=":material/compare_arrows:", url_path="compare")

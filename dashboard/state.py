@@ -80,6 +80,23 @@ def _runs(root: str, version: int) -> pd.DataFrame:
     return ResultStore(Workspace(Path(root))).runs()
 
 
+def comparison(ws: Workspace, run_ids: tuple[str, ...], options: tuple[tuple[str, Any], ...]):
+    """The comparison of ``run_ids`` (engine.compare.compare with ``options``); recomputed only when
+    a run is added, replaced or deleted or the options change."""
+    return _comparison(str(ws.root), run_ids, options, ResultStore(ws).listing_version())
+
+
+@st.cache_data(max_entries=16, show_spinner="Comparing the runs…")
+def _comparison(root: str, run_ids: tuple[str, ...], options: tuple[tuple[str, Any], ...], version: int):
+    import functools
+
+    from engine.compare import compare
+
+    ws = Workspace(Path(root))
+    return compare(ws, list(run_ids), index=_runs(root, version), reader=functools.partial(table, root),
+                   **dict(options))
+
+
 def existing(ws: Workspace, run_ids: list[str]) -> list[str]:
     """The ids among ``run_ids`` that are (still) in the store."""
     store = ResultStore(ws)

@@ -55,6 +55,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="stop a model step (loading, one fold's fit, the latency sweep) after S seconds "
                         "(default $FRONTIER_STEP_TIME_S or 900; at most $FRONTIER_MAX_STEP_TIME_S or 3600)")
     _common(b)
+
+    from engine.compare.commands import add_arguments
+
+    c = sub.add_parser("compare", help="compare stored runs: table, Pareto front, significance, verdict")
+    add_arguments(c, runs_required=True)
+    _common(c)
+    r = sub.add_parser("report", help="write a self-contained HTML report of stored runs")
+    r.add_argument("--out", required=True, metavar="FILE.html", help="where to write the report")
+    add_arguments(r, runs_required=False)
+    _common(r)
     return parser
 
 
@@ -272,7 +282,19 @@ class _RunFailed(FrontierError):
     pass
 
 
-COMMANDS = {"benchmark": cmd_benchmark}
+def cmd_compare(args: argparse.Namespace) -> int:
+    from engine.compare.commands import cmd_compare as run
+
+    return run(args)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from engine.compare.commands import cmd_report as run
+
+    return run(args)
+
+
+COMMANDS = {"benchmark": cmd_benchmark, "compare": cmd_compare, "report": cmd_report}
 
 
 def main(argv: list[str] | None = None) -> int:

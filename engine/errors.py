@@ -33,6 +33,17 @@ OPTIONS: dict[str, tuple[str, str]] = {
     "threads": ("--threads", "'Threads'"),
     "device": ("--device", "'Device'"),
     "time_limit": ("--time-limit", "'Time limit per model step'"),
+    "run": ("--run", "'Runs to compare'"),
+    "baseline": ("--baseline", "'Baseline'"),
+    "x": ("--x", "'X axis'"),
+    "y": ("--y", "'Y axis'"),
+    "color": ("--color", "'Colour'"),
+    "batch_size": ("--batch-size", "'Latency at batch size'"),
+    "metric": ("--metric", "'Decide on'"),
+    "rope": ("--rope", "'Equivalence region (ROPE)'"),
+    "margin": ("--margin", "'Equivalence margin'"),
+    "budget": ("--budget", "'Budget'"),
+    "cost": ("--cost", "'Then prefer the lowest'"),
 }
 _STRAY = {0x01: " ", 0x02: None, 0x03: None}  # marker characters left over from user text are dropped
 _MARK = re.compile("\x02([a-z_]+)(?:\x01([^\x03]*))?\x03")

@@ -188,6 +188,65 @@ def regression_metrics(y: np.ndarray, pred: np.ndarray) -> dict[str, float | Non
     return {m.name: m.score(y, pred, None) for m in for_task("regression")}
 
 
+@dataclass(frozen=True)
+class Cost:
+    """A cost of running a model: a summary column, its label, unit and direction.
+
+    Costs are the other axis of every trade-off (Pareto fronts, verdict budgets,
+    results tables); metrics say how good a model is, costs what it takes.
+    """
+
+    name: str
+    label: str
+    unit: str
+    higher_is_better: bool = False
+    per_batch: bool = False  # measured per batch size (latency tables); the summary holds batch 1's
+
+    @property
+    def direction(self) -> Literal["maximize", "minimize"]:
+        return "maximize" if self.higher_is_better else "minimize"
+
+    def better(self, a: float, b: float) -> bool:
+        return a > b if self.higher_is_better else a < b
+
+
+COSTS: tuple[Cost, ...] = (
+    Cost("latency_p50_ms", "Latency p50", "ms", per_batch=True),
+    Cost("latency_p95_ms", "Latency p95", "ms", per_batch=True),
+    Cost("latency_p99_ms", "Latency p99", "ms", per_batch=True),
+    Cost("throughput_per_s", "Throughput", "rows/s", higher_is_better=True, per_batch=True),
+    Cost("size_bytes", "Size", "bytes"),
+    Cost("n_parameters", "Parameters", ""),
+    Cost("peak_rss_mb", "Peak memory", "MB"),
+)
+COST_BY_NAME: Mapping[str, Cost] = MappingProxyType({c.name: c for c in COSTS})
+
+
+def cost(name: str) -> Cost:
+    """The cost called ``name``; a KeyError names the known ones."""
+    try:
+        return COST_BY_NAME[name]
+    except KeyError:
+        raise KeyError(f"unknown cost {name!r}; known: {', '.join(COST_BY_NAME)}") from None
+
+
+def column_higher_is_better(column: str) -> bool | None:
+    """The direction of a summary column: ``<metric>_mean``, a metric name or a cost; None if neither."""
+    if column in COST_BY_NAME:
+        return COST_BY_NAME[column].higher_is_better
+    name = column.removesuffix("_mean")
+    return BY_NAME[name].higher_is_better if name in BY_NAME else None
+
+
+def column_label(column: str) -> str:
+    """How a summary column is titled: the metric's or cost's label, else the column name."""
+    if column in COST_BY_NAME:
+        c = COST_BY_NAME[column]
+        return f"{c.label} ({c.unit})" if c.unit else c.label
+    name = column.removesuffix("_mean")
+    return BY_NAME[name].label if name in BY_NAME else column
+
+
 def mean_std(values: list[float | None]) -> tuple[float | None, float | None]:
     """Mean and sample std over folds, None when any fold is undefined."""
     if not values or any(v is None or (isinstance(v, float) and math.isnan(v)) for v in values):

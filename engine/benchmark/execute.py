@@ -41,8 +41,10 @@ from engine.measure.evaluate import Evaluation, evaluate, folds
 from engine.measure.latency import measure, overall_skew
 from engine.metrics import CLASSIFICATION_METRICS, REGRESSION_METRICS, mean_std
 from engine.models import SKLEARN_FORMATS, ArtifactInfo
+from engine.models.describe import model_params
 from engine.models.predictors import Predictor, SklearnPredictor, make_predictor, model_input
 from engine.results import ResultStore, RunRecord
+from engine.results.folds import folds_id
 from engine.workspace import Workspace
 
 PROBE_ROWS = 200  # a cv-refit model is probed fitted on at most this many rows of the first fold
@@ -170,7 +172,7 @@ def run_one(ws: Workspace, run: dict[str, Any], dataset: Subject, prep: Prepared
     env = environment.record(threads=config.n_threads, backend=predictor.backend, device=predictor.device,
                              provider=predictor.provider, precision=predictor.precision,
                              backend_settings=predictor.thread_settings)
-    summary = _summary(run, info, dataset, prep, config, ev, lat_stats, env, build_s, peak.mb) | others
+    summary = _summary(run, info, dataset, prep, config, ev, lat_stats, env, build_s, peak.mb, model) | others
     summary["gpu_peak_mb"] = torch.cuda.max_memory_allocated() / 2**20 if cuda else None
     latency = pd.DataFrame([asdict(s) for s in lat_stats])
     return RunRecord(run["run_id"], summary, {"folds": ev.folds, "predictions": ev.predictions,
@@ -265,7 +267,7 @@ def _latency_predictor(predictor: Predictor, prep: Prepared) -> Predictor:
 
 
 def _summary(run, info: ArtifactInfo, dataset: Subject, prep: Prepared, config: BenchmarkConfig, ev,
-             lat_stats, env, build_s: float, peak_rss_mb: float | None) -> dict[str, Any]:
+             lat_stats, env, build_s: float, peak_rss_mb: float | None, model: Any = None) -> dict[str, Any]:
     metrics = REGRESSION_METRICS if prep.task == "regression" else CLASSIFICATION_METRICS
     s: dict[str, Any] = {
         "run_id": run["run_id"], "model": run["name"], "artifact_id": info.id, "format": info.format,
@@ -305,4 +307,7 @@ def _summary(run, info: ArtifactInfo, dataset: Subject, prep: Prepared, config: 
     s["classes"] = [c.item() if hasattr(c, "item") else c for c in prep.classes] if prep.classes is not None else None
     s["config"] = config.to_dict()
     s["environment"] = env
+    s["folds_id"] = folds_id(ev.predictions, s["classes"])
+    s["lineage"] = info.lineage
+    s["params"] = model_params(info, model)
     return s

@@ -26,10 +26,9 @@ CAUTIONS = {
     "rows_seen": "scored on rows it was trained on",
     "latency_skewed": "latency measured on a busy machine",
 }
-# cost columns: lower is better; the rest of the non-metric numbers: higher is better
-LOWER_IS_BETTER_COSTS = frozenset({"latency_p50_ms", "latency_p95_ms", "latency_p99_ms", "size_bytes",
-                                   "n_parameters", "peak_rss_mb"})
-HIGHER_IS_BETTER_COSTS = frozenset({"throughput_per_s"})
+# cost directions come from the registry, like metric directions
+LOWER_IS_BETTER_COSTS = frozenset(c.name for c in metrics.COSTS if not c.higher_is_better)
+HIGHER_IS_BETTER_COSTS = frozenset(c.name for c in metrics.COSTS if c.higher_is_better)
 
 
 @dataclass(frozen=True)
@@ -140,7 +139,23 @@ def results_table(runs: pd.DataFrame | None) -> pd.DataFrame:
 
 
 def unique_labels(names: Iterable[str], run_ids: Iterable[str]) -> list[str]:
-    """Legend labels for runs: the model name, with the run id appended where names repeat."""
+    """Legend labels for runs: the model name, with the run id appended where names repeat.
+
+    Crafted names (two runs sharing an id prefix, a model named like another run's
+    decorated label) still get distinct labels: a label already taken gets the full id,
+    then a counter.
+    """
     names, run_ids = list(names), list(run_ids)
     seen = pd.Series(names).duplicated(keep=False).tolist()
-    return [f"{n} ({r[:6]})" if dup else n for n, r, dup in zip(names, run_ids, seen, strict=True)]
+    out: list[str] = []
+    taken: set[str] = set()
+    for n, r, dup in zip(names, run_ids, seen, strict=True):
+        label = f"{n} ({r[:6]})" if dup else n
+        if label in taken:
+            label = f"{n} ({r})"
+        k = 2
+        while label in taken:
+            label, k = f"{n} ({r}) #{k}", k + 1
+        taken.add(label)
+        out.append(label)
+    return out

@@ -50,3 +50,26 @@ def _user_inputs(ep: Any):
             val = nodes[spec.arg.name].meta.get("val")
             if val is not None:
                 yield spec.arg.name, val
+
+
+PARAMS_MAX = 200  # hyperparameters kept per model (a pipeline's nested ones included)
+PARAM_TEXT_MAX = 120
+
+
+def model_params(info: ArtifactInfo, model: Any) -> dict[str, str] | None:
+    """A scikit-learn model's scalar hyperparameters as text (``step__param`` for pipelines);
+    None for other formats. Shown in the compare page's parameter diff."""
+    if info.format not in SKLEARN_FORMATS or not hasattr(model, "get_params"):
+        return None
+    try:
+        params = model.get_params(deep=True)
+    except Exception:  # a third-party estimator with a broken get_params: no diff, no failure
+        return None
+    out: dict[str, str] = {"estimator": type(model).__name__}
+    for key in sorted(params)[:PARAMS_MAX]:
+        value = params[key]
+        if value is None or isinstance(value, str | int | float | bool):
+            out[str(key)] = str(value)[:PARAM_TEXT_MAX]
+        elif hasattr(value, "get_params"):
+            out[str(key)] = type(value).__name__
+    return out

@@ -27,7 +27,7 @@ from engine.owners import Actor
 from engine.workspace import Workspace, staged_dir
 
 TABLES = ("summary", "folds", "predictions", "latency", "latency_samples")
-JSON_COLUMNS = ("config", "environment", "classes")
+JSON_COLUMNS = ("config", "environment", "classes", "params")
 RUN_ID_RE = re.compile(r"[0-9a-f]{16}")
 STALE_STAGE_S = 3600
 
