@@ -17,6 +17,7 @@ from engine.compare import Axes, RunFilter, candidates
 ws = state.workspace()
 gate.actor()
 OPTIONS_SHOWN = 300  # runs offered in the picker (newest matching first), whatever the store holds
+ADD_ALL = 50  # runs "Add all matching" adds (pairwise tests grow with the square)
 
 st.title("Compare")
 st.caption("Stored runs side by side: which are on the accuracy/latency frontier, whether a difference is real, "
@@ -57,8 +58,8 @@ st.caption(f"{len(matching):,} of {len(all_runs):,} stored runs match"
            + (f"; the newest {OPTIONS_SHOWN} are offered" if len(matching) > OPTIONS_SHOWN else ""))
 b1, b2 = st.columns([4, 1])
 if b2.button("Add all matching", key=link.key("add_all"), disabled=matching.empty,
-             help=f"Add the {min(len(matching), OPTIONS_SHOWN)} newest matching runs to the comparison"):
-    st.session_state[link.key("runs")] = list(dict.fromkeys([*chosen_before, *matching["run_id"].head(50)]))
+             help=f"Add the {min(len(matching), ADD_ALL)} newest matching runs to the comparison"):
+    st.session_state[link.key("runs")] = list(dict.fromkeys([*chosen_before, *matching["run_id"].head(ADD_ALL)]))
     st.rerun()
 chosen = b1.multiselect("Runs to compare", offered, format_func=labels.get, key=link.key("runs"),
                         placeholder="choose two or more stored runs")
@@ -72,7 +73,8 @@ task = tasks.pop() if len(tasks) == 1 else "classification"
 settings = view.settings_form(chosen, labels, task)
 options = (("baseline", settings.baseline), ("axes", Axes(settings.x, settings.y, settings.color)),
            ("batch_size", settings.batch_size), ("metric", settings.metric), ("rope", settings.rope),
-           ("margin", settings.margin), ("budgets", settings.budgets), ("cost", settings.cost))
+           ("margin", settings.margin), ("budgets", settings.budgets), ("cost", settings.cost),
+           ("all_metrics_pairwise", False))
 with guard("comparing the runs") as built:
     c = state.comparison(ws, tuple(chosen), options)
 if not built.ok:

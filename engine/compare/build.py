@@ -82,8 +82,11 @@ def compare(ws: Workspace, run_ids: Sequence[str], *, baseline: str | None = Non
             batch_size: int | None = None, metric: str | None = None, rope: float | None = None,
             margin: float | None = None, budgets: Mapping[str, float] | None = None,
             cost: str = DEFAULT_COST, tests: Sequence[str] = TESTS, pairwise_metrics: Sequence[str] | None = None,
-            index: pd.DataFrame | None = None, reader=None) -> Comparison:
-    """Build the comparison of ``run_ids`` (validated; a bad id raises one FrontierError)."""
+            index: pd.DataFrame | None = None, reader=None, all_metrics_pairwise: bool = True) -> Comparison:
+    """Build the comparison of ``run_ids`` (validated; a bad id raises one FrontierError).
+
+    ``all_metrics_pairwise=False`` runs the corrected t-test on the decision metric only (what the
+    page and the report show; the CLI's JSON has every registry metric)."""
     from engine.charts.pareto import pareto_info
 
     sel = select(ws, run_ids, batch_size=batch_size, index=index, reader=reader)
@@ -112,6 +115,8 @@ def compare(ws: Workspace, run_ids: Sequence[str], *, baseline: str | None = Non
     table = compare_table_info(sel, baseline=baseline)
     group = sel.group_of(baseline) if baseline else next(iter(sel.groups))
     pareto = pareto_info(pareto_runs(sel, axes, group), x=axes.x, y=axes.y, color=axes.color)
+    if not all_metrics_pairwise and pairwise_metrics is None:
+        pairwise_metrics = [metric or metrics.primary(task if task != "mixed" else "classification").name]
     pw = pairwise(sel, metric_names=pairwise_metrics, bayes_metric=metric, rope=rope, tests=tests)
     v = verdict(sel, metric=metric, margin=margin, budgets=budgets, cost=cost, baseline=baseline)
     warnings = [*sel.warnings, *table.notes, *environment_warnings(sel)]

@@ -105,10 +105,13 @@ def cmd_report(args: argparse.Namespace) -> int:
         raise FrontierError(f"--out must name an .html file, got '{args.out[:60]}'")
     if not out.parent.is_dir():
         raise FrontierError(f"--out: folder {out.parent} does not exist")
+    if out.is_dir():
+        raise FrontierError(f"--out: {out} is a folder; name a file such as {out / 'report.html'}")
     options = _options(args)
     ws = _workspace(args)
     ids = parse_run_ids(args.run) if args.run else default_runs(ws)
-    c = compare(ws, ids, **options)
+    # the report shows the decision metric's tests (and McNemar); the CLI's compare prints every metric
+    c = compare(ws, ids, all_metrics_pairwise=False, **options)
     n = write(comparison_report(c), out)
     if args.json:
         print(json.dumps({"path": str(out.resolve()), "bytes": n, "runs": c.selection.run_ids}))

@@ -63,10 +63,9 @@ def pairwise(sel: Selection, *, metric_names: Sequence[str] | None = None, bayes
                                              higher_is_better=metrics.get(name).higher_is_better)
                 rows.append(_row(a, b, la, lb, name, r))
         if "mcnemar" in tests and task == "classification":
-            pa, pb = _aligned(sel, a), _aligned(sel, b)
-            if pa is not None and pb is not None and len(pa) == len(pb):
-                r = significance.mcnemar(pa["y_true"].to_numpy(), pa["y_pred"].to_numpy(), pb["y_pred"].to_numpy(),
-                                         alpha=alpha, names=(la, lb))
+            pa, pb = sel.predictions_by_row(a), sel.predictions_by_row(b)
+            if pa is not None and pb is not None and len(pa[0]) == len(pb[0]):
+                r = significance.mcnemar(pa[0], pa[1], pb[1], alpha=alpha, names=(la, lb))
                 rows.append(_row(a, b, la, lb, "accuracy", r))
         if "bayes_corr_t" in tests:
             sa, sb = sel.fold_scores(a, bayes_metric), sel.fold_scores(b, bayes_metric)
@@ -98,13 +97,6 @@ def _row(a: str, b: str, la: str, lb: str, metric: str, r: significance.PairTest
     return {"a": a, "b": b, "metric": metric, "test": r.test, "statistic": r.statistic, "p_value": r.p_value,
             "p_adjusted": None, "verdict": r.verdict, "better": {"a": a, "b": b}.get(r.better or ""),
             "a_label": la, "b_label": lb, "detail": dict(r.detail)}
-
-
-def _aligned(sel: Selection, run_id: str) -> pd.DataFrame | None:
-    pred = sel.table(run_id, "predictions")
-    if not {"row", "y_true", "y_pred"} <= set(pred.columns):
-        return None
-    return pred.sort_values("row", kind="stable")[["row", "y_true", "y_pred"]].reset_index(drop=True)
 
 
 def matrix(frame: pd.DataFrame, sel: Selection, *, metric: str, test: str = "corrected_t",

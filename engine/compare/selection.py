@@ -118,6 +118,7 @@ class Selection:
     warnings: list[str] = field(default_factory=list)
     reader: Callable[[str, str], pd.DataFrame] | None = None  # (run_id, table) -> frame; a page's cached read
     _tables: dict[tuple[str, str], pd.DataFrame] = field(default_factory=dict, repr=False)
+    _scores: dict[tuple[str, str], Any] = field(default_factory=dict, repr=False)
 
     @property
     def run_ids(self) -> list[str]:
@@ -174,12 +175,29 @@ class Selection:
         return {self.labels[r]: self.table(r, name) for r in (run_ids or self.run_ids)}
 
     def fold_scores(self, run_id: str, metric: str) -> np.ndarray | None:
-        """Per-fold values of ``metric`` (None when the run lacks it or any fold is undefined)."""
-        folds = self.table(run_id, "folds")
-        if metric not in folds:
-            return None
-        values = pd.to_numeric(folds.sort_values("fold")[metric], errors="coerce").to_numpy(dtype=float)
-        return None if not len(values) or np.isnan(values).any() else values
+        """Per-fold values of ``metric`` (None when the run lacks it or any fold is undefined); computed
+        once per run and metric (pairwise tests ask for every pair)."""
+        key = (run_id, metric)
+        if key not in self._scores:
+            folds = self.table(run_id, "folds")
+            values = None
+            if metric in folds:
+                values = pd.to_numeric(folds.sort_values("fold")[metric], errors="coerce").to_numpy(dtype=float)
+                values = None if not len(values) or np.isnan(values).any() else values
+            self._scores[key] = values
+        return self._scores[key]
+
+    def predictions_by_row(self, run_id: str) -> tuple[np.ndarray, np.ndarray] | None:
+        """(y_true, y_pred) of the out-of-fold predictions in row order; None without them. Cached."""
+        key = (run_id, "__by_row__")
+        if key not in self._scores:
+            pred = self.table(run_id, "predictions")
+            if {"row", "y_true", "y_pred"} <= set(pred.columns):
+                order = np.argsort(pred["row"].to_numpy(), kind="stable")
+                self._scores[key] = (pred["y_true"].to_numpy()[order], pred["y_pred"].to_numpy()[order])
+            else:
+                self._scores[key] = None
+        return self._scores[key]
 
     def test_fraction(self, run_id: str) -> float:
         """The mean share of rows each fold held out (1/k for k-fold)."""
@@ -209,6 +227,9 @@ def select(ws: Workspace, run_ids: Sequence[str], *, batch_size: int | None = No
         raise FrontierError(f"no run with id {', '.join(missing)} in {ws.root}")
     frame = found.drop_duplicates("run_id").set_index("run_id").loc[ids].reset_index()
     frame = _decoded(frame)
+    for column in _summary_fields(frame):  # the index keeps a run's non-null fields only
+        if column not in frame:
+            frame[column] = None
     from engine.charts.tables import unique_labels
 
     frame["label"] = unique_labels(frame["model"].astype(str).tolist(), frame["run_id"].tolist())
@@ -217,6 +238,17 @@ def select(ws: Workspace, run_ids: Sequence[str], *, batch_size: int | None = No
     if batch_size is not None:
         _at_batch_size(sel, batch_size)
     return sel
+
+
+def _summary_fields(frame: pd.DataFrame) -> list[str]:
+    """The fields every run summary of these tasks has (null where undefined)."""
+    tasks = frame["task"].dropna().unique().tolist() if "task" in frame else []
+    out = [f"{m.name}_{part}" for t in tasks or ["classification"] for m in metrics.for_task(t)
+           for part in ("mean", "std")]
+    out += [c.name for c in metrics.COSTS]
+    out += ["latency_p90_ms", "latency_mean_ms", "latency_std_ms", "latency_batch_size", "latency_skewed",
+            "latency_skew_reason", "throughput_batch_size", "rows_seen", "lineage", "params", "folds_id"]
+    return out
 
 
 def _decoded(frame: pd.DataFrame) -> pd.DataFrame:

@@ -66,8 +66,8 @@ def compare_table_info(sel: Selection, *, baseline: str | None = None, metric_na
         if col not in runs or runs[col].isna().all():
             continue
         kept.append(name)
-        frame[name] = pd.to_numeric(runs[col], errors="coerce").to_numpy(dtype=float)
-        frame[f"{name}_std"] = pd.to_numeric(runs.get(f"{name}_std"), errors="coerce").to_numpy(dtype=float)
+        frame[name] = _numbers(runs, col)
+        frame[f"{name}_std"] = _numbers(runs, f"{name}_std")
         lows, highs = [], []
         for rid in sel.run_ids:
             scores = sel.fold_scores(rid, name)
@@ -77,7 +77,7 @@ def compare_table_info(sel: Selection, *, baseline: str | None = None, metric_na
         frame[f"{name}_ci_low"], frame[f"{name}_ci_high"] = lows, highs
     costs = tuple(c for c in COST_COLUMNS if c in runs and runs[c].notna().any())
     for c in costs:
-        frame[c] = pd.to_numeric(runs[c], errors="coerce").to_numpy(dtype=float)
+        frame[c] = _numbers(runs, c)
     if baseline is not None:
         if baseline not in sel.labels:
             baseline = None
@@ -88,6 +88,13 @@ def compare_table_info(sel: Selection, *, baseline: str | None = None, metric_na
         c: metrics.cost(c).higher_is_better for c in costs}
     best = {col: _best_in_groups(frame, col, higher) for col, higher in directions.items()}
     return CompareTable(frame, tuple(kept), costs, baseline, best, directions, confidence, tuple(notes))
+
+
+def _numbers(runs: pd.DataFrame, column: str) -> np.ndarray:
+    """A summary column as floats (NaN where missing, all NaN when the column is absent)."""
+    if column not in runs:
+        return np.full(len(runs), np.nan)
+    return pd.to_numeric(runs[column], errors="coerce").to_numpy(dtype=float)
 
 
 def _differences(sel: Selection, frame: pd.DataFrame, baseline: str, names: Sequence[str],

@@ -149,8 +149,11 @@ def _sentence(sel: Selection, m: metrics.Metric, pick: str, best: str, values: d
               tied: list[str], budgets: Mapping[str, float]) -> str:
     label = sel.labels
     pick_run, parts = sel.run(pick), []
-    if pick == best:
-        parts.append(f"the best {m.label} ({m.format(values[pick])})")
+    top = pick == best or values[pick] == values[best]  # tied for the best: no "within 0 points"
+    if top:
+        equal = [r for r in values if r != pick and values[r] == values[pick]]
+        parts.append(f"the best {m.label} ({m.format(values[pick])}"
+                     + (f", tied with {_names(label, equal)}" if equal else "") + ")")
         rival = min(tied, key=lambda r: abs(values[r] - values[pick])) if tied else None
         compared = sel.run(rival) if rival else None
     else:
@@ -165,7 +168,7 @@ def _sentence(sel: Selection, m: metrics.Metric, pick: str, best: str, values: d
         for name in dict.fromkeys((cost, "size_bytes")):
             words = _ratio_words(pick_run.get(name), compared.get(name), metrics.cost(name))
             if words:
-                parts.append(words + (f" than {label[compared['run_id']]}" if pick == best else ""))
+                parts.append(words + (f" than {label[compared['run_id']]}" if top else ""))
     text = f"Ship {label[pick]}: " + ", ".join(parts) + "."
     if beaten:
         text += f" It is significantly better than {_names(label, beaten)} (corrected t-test, Holm-adjusted)."

@@ -93,13 +93,16 @@ def difference_chart(c: Comparison, metric: str | None = None) -> go.Figure:
     return cmp_charts.difference_figure(cmp_charts.difference_info(c.table, metric))
 
 
-def pairwise_display(c: Comparison, metric: str | None = None) -> pd.DataFrame:
-    """The pairwise rows of one metric (the corrected t-test and the Bayesian test) plus McNemar."""
+def pairwise_display(c: Comparison, metric: str | None = None, *, involving: Sequence[str] = ()) -> pd.DataFrame:
+    """The pairwise rows of one metric (the corrected t-test and the Bayesian test) plus McNemar;
+    with ``involving``, only pairs that include one of those runs."""
     metric = metric or c.verdict.metric
     p = c.pairwise
     if p.empty:
         return pd.DataFrame(columns=["A", "B", "test", "metric", "statistic", "p", "p (Holm)", "verdict"])
     rows = p[(p["metric"] == metric) | (p["test"] == "mcnemar")]
+    if involving:
+        rows = rows[rows["a"].isin(involving) | rows["b"].isin(involving)]
     return pd.DataFrame({
         "A": rows["a_label"], "B": rows["b_label"], "test": rows["test"], "metric": rows["metric"],
         "statistic": [_num(v) for v in rows["statistic"]], "p": [_num(v) for v in rows["p_value"]],

@@ -20,6 +20,7 @@ from engine.results import ResultStore
 from engine.workspace import Workspace
 
 MAX_POINTS = 150  # per curve / per latency distribution in the report
+MAX_PAIR_ROWS = 150  # pairwise rows listed; beyond, the pairs of the pick and the baseline
 
 
 def default_runs(ws: Workspace) -> list[str]:
@@ -49,8 +50,15 @@ def comparison_report(c: Comparison, *, title: str | None = None) -> Report:
     sig_figs = [views.pvalue_chart(c, metric)]
     if c.table.baseline:
         sig_figs.insert(0, views.difference_chart(c, metric))
+    focus = [r for r in (c.verdict.pick, c.table.baseline) if r]
+    pairs = views.pairwise_display(c, metric)
+    title = "Pairwise tests"
+    if len(pairs) > MAX_PAIR_ROWS and focus:
+        pairs = views.pairwise_display(c, metric, involving=focus)
+        title = (f"Pairwise tests involving {' and '.join(sel.labels[r] for r in focus)} "
+                 f"(the p-value matrix above covers every pair)")
     sections.append(Section("Significance", figures=sig_figs, tables=[Table(
-        "Pairwise tests", views.pairwise_display(c, metric),
+        title, pairs,
         note="corrected_t: Nadeau and Bengio's corrected resampled t-test on per-fold scores; mcnemar: McNemar's "
              "test on out-of-fold predictions; bayes_corr_t: Bayesian correlated t-test with a region of practical "
              "equivalence. p (Holm): adjusted over all pairs of one test and metric.")]))
