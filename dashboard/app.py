@@ -22,7 +22,8 @@ from dashboard.auth import gate  # noqa: E402
 from dashboard.text import md  # noqa: E402
 from dashboard.widgets.errors import guard  # noqa: E402
 
-st.set_page_config(page_title="Frontier", page_icon=":material/insights:", layout="wide")
+# an emoji icon: a :material/...: page icon makes browsers fetch it from fonts.gstatic.com
+st.set_page_config(page_title="Frontier", page_icon="📈", layout="wide")
 
 pages = [nav.upload_page(), nav.benchmark_page(), nav.compare_page()]
 actor = gate.gate(pages)

@@ -61,7 +61,9 @@ def load(choices: Choices) -> list[str]:
         if value is None:
             continue
         allowed = choices.run_ids if param == "baseline" else choices.text.get(param, ())
-        if value in allowed:
+        if param == "baseline" and value in allowed and value not in st.session_state.get(key("runs"), []):
+            notes.append("The link's baseline is not among its runs; no baseline is used.")
+        elif value in allowed:
             st.session_state[key(name)] = value
         else:
             notes.append(f"The link's {param} is not one of the choices here; the default is used.")
@@ -76,7 +78,7 @@ def load(choices: Choices) -> list[str]:
         if math.isfinite(number) and number >= 0:
             st.session_state[key(name)] = int(number) if param == "batch" else number
         else:
-            notes.append(f"The link's {param} is not a number; the default is used.")
+            notes.append(f"The link's {param} is not a number of 0 or more; the default is used.")
     return notes
 
 

@@ -149,7 +149,7 @@ def table_frame(c: Comparison) -> tuple[pd.DataFrame, dict[str, Any]]:
     """The sortable numeric table the page shows and downloads, with column settings."""
     t = c.table
     f = t.frame
-    out = pd.DataFrame({"Model": f["label"], "Data": f["group"], "Caution": f["caution"]})
+    out = pd.DataFrame({"Model": f["label"], "Data": f["group"]})
     config: dict[str, Any] = {}
     for name in t.metrics:
         m = metrics.get(name)
@@ -165,6 +165,7 @@ def table_frame(c: Comparison) -> tuple[pd.DataFrame, dict[str, Any]]:
         config[title] = st.column_config.NumberColumn(format="%.4g")
         if f"{cost}_ratio" in f:
             out[f"{metrics.cost(cost).label} / baseline"] = f[f"{cost}_ratio"]
+    out["Caution"] = f["caution"]
     out["Run id"] = f["run_id"]
     return out, config
 
@@ -228,6 +229,7 @@ def _curves(c: Comparison, s: Settings, key: str) -> None:
     else:
         curve = "macro"
     figs, _ = views.curve_charts(c, curve=curve)
+    _focus_caption(c)
     cols = st.columns(2)
     for i, fig in enumerate(figs):
         with cols[i % 2]:
@@ -240,15 +242,16 @@ def _confusion(c: Comparison, s: Settings, key: str) -> None:
         return
     normalize = st.toggle("Normalise by true class", key=f"{key}:norm")
     figs = views.confusion_charts(c, normalize=normalize)
+    _focus_caption(c)
     cols = st.columns(2)
     for i, fig in enumerate(figs):
         with cols[i % 2]:
             _plot(fig, key=f"{key}:cm{i}")
-    if len(c.selection.run_ids) > views.MAX_CONFUSION:
+    if len(views.focus_runs(c)) > views.MAX_CONFUSION:
         st.caption(f"The first {views.MAX_CONFUSION} runs are shown.")
     pair = views.default_pair(c)
     if pair:
-        ids = c.selection.run_ids
+        ids = views.focus_runs(c)
         a1, a2 = st.columns(2)
         a = a1.selectbox("Difference: from", ids, index=ids.index(pair[0]), format_func=c.selection.labels.get,
                          key=f"{key}:cm_a")
@@ -261,6 +264,13 @@ def _confusion(c: Comparison, s: Settings, key: str) -> None:
 
 def _per_fold(c: Comparison, s: Settings, key: str) -> None:
     _plot(views.fold_chart(c, s.metric), key=f"{key}:folds")
+    _focus_caption(c)
+
+
+def _focus_caption(c: Comparison) -> None:
+    note = views.focus_note(c)
+    if note:
+        st.caption(md(note))
 
 
 def _latency(c: Comparison, s: Settings, key: str) -> None:

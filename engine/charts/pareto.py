@@ -211,7 +211,9 @@ def pareto_figure(info: pd.DataFrame, *, title: str | None = None, webgl_thresho
         sel = sel[np.argsort(symbols[sel] != "circle", kind="stable")]
         marker: dict = {"symbol": symbols[sel], "size": 13 if on_front else 8,
                         "opacity": 1.0 if on_front else 0.45,
-                        "line": {"width": 1.5, "color": "#0f172a"} if on_front else {"width": 0}}
+                        # an open symbol is only its outline: off the front it needs a width too
+                        "line": {"width": 1.5, "color": "#0f172a"} if on_front else
+                        {"width": np.where(symbols[sel] != "circle", 1.5, 0.0)}}
         if colored:
             marker |= colorscale | {"color": cvals[sel], "showscale": showscale}
             if showscale:

@@ -53,9 +53,14 @@ def parse_budgets(values: list[str]) -> dict[str, float]:
             bound = "a lower bound (>=)" if cost.higher_is_better else "an upper bound (<=)"
             raise FrontierError(f"--budget: {name} takes {bound}, e.g. {name}{'>=' if cost.higher_is_better else '<='}{value}")
         try:
-            out[name] = float(value)
+            limit = float(value)
         except ValueError:
             raise FrontierError(f"--budget: '{value}' is not a number") from None
+        if not (0 <= limit < float("inf")):
+            raise FrontierError(f"--budget: {name} takes a finite value of 0 or more, got {value}")
+        if name in out:
+            raise FrontierError(f"--budget: {name} is given twice; give one limit per cost")
+        out[name] = limit
     return out
 
 
@@ -112,7 +117,10 @@ def cmd_report(args: argparse.Namespace) -> int:
     ids = parse_run_ids(args.run) if args.run else default_runs(ws)
     # the report shows the decision metric's tests (and McNemar); the CLI's compare prints every metric
     c = compare(ws, ids, all_metrics_pairwise=False, **options)
-    n = write(comparison_report(c), out)
+    try:
+        n = write(comparison_report(c), out)
+    except OSError as exc:
+        raise FrontierError(f"--out: cannot write {out}: {exc.strerror or exc}") from None
     if args.json:
         print(json.dumps({"path": str(out.resolve()), "bytes": n, "runs": c.selection.run_ids}))
     else:
@@ -152,6 +160,8 @@ def _print(c) -> None:
             p = r["p_adjusted"] if r["p_adjusted"] is not None else r["p_value"]
             shown_p = "" if p is None or p != p else f"p_adj = {p:.3g}  " if r["p_adjusted"] is not None else ""
             print(f"{r['test']:<13} {r['metric']:<10} {r['a_label']} vs {r['b_label']}: {shown_p}{r['verdict']}")
+    for rid, why in c.verdict.excluded.items():
+        print(f"left out of the verdict: {c.selection.labels[rid]} ({why})")
     for w in c.warnings:
         print(f"warning: {w}", file=sys.stderr)
 

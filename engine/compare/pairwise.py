@@ -4,7 +4,8 @@ For every pair of runs scored on the same rows and folds: the corrected
 resampled t-test per metric on per-fold scores, McNemar's test on the
 out-of-fold predictions (classification) and the Bayesian correlated t-test
 with a region of practical equivalence on the chosen metric. p-values are
-Holm-adjusted within each family (one test on one metric over all pairs).
+Holm-adjusted within each family (one test on one metric over the pairs of
+one comparison group).
 """
 
 from __future__ import annotations
@@ -78,7 +79,10 @@ def pairwise(sel: Selection, *, metric_names: Sequence[str] | None = None, bayes
     if frame.empty:
         return frame
     frame["p_adjusted"] = None
-    for _, idx in frame.groupby(["test", "metric"], sort=False).groups.items():
+    frame["group"] = [sel.group_of(a) for a in frame["a"]]
+    # one family = one test on one metric over the pairs of one comparison group (rows of other
+    # datasets are other questions and must not change these p-values)
+    for _, idx in frame.groupby(["test", "metric", "group"], sort=False).groups.items():
         if frame.loc[idx[0], "test"] == "bayes_corr_t":
             continue
         adjusted = significance.holm([None if p is None or p != p else float(p) for p in frame.loc[idx, "p_value"]])

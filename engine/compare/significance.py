@@ -251,7 +251,7 @@ def holm(p_values: Sequence[float | None]) -> list[float | None]:
 
 def _bayes_verdict(p_a: float, p_eq: float, p_b: float, rope: float,
                    names: tuple[str, str]) -> tuple[str, str | None]:
-    probs = (f"P({names[0]} better) = {p_a:.2f}, P(equivalent within ±{rope:g}) = {p_eq:.2f}, "
+    probs = (f"P({names[0]} better) = {p_a:.2f}, P(equivalent within ±{rope:.3g}) = {p_eq:.2f}, "
              f"P({names[1]} better) = {p_b:.2f}")
     if p_a >= BAYES_DECISION:
         return f"{names[0]} is better: {probs}", "a"

@@ -104,8 +104,36 @@ def verdict(sel: Selection, *, metric: str | None = None, margin: float | None =
     beaten, tied = [], []
     for r, t, p_adj in zip(others, against, adjusted, strict=True):
         (beaten if t.better == "a" and p_adj is not None and p_adj < alpha else tied).append(r)
-    text = _sentence(sel, m, pick, best, values, tests.get(pick), cost, margin, beaten, tied, budgets or {})
+    extra = _mcnemar_note(sel, pick, tied, alpha) if m.task == "classification" and tied else ""
+    text = _sentence(sel, m, pick, best, values, tests.get(pick), cost, margin, beaten, tied, budgets or {}, extra)
+    if len(sel.groups) > 1:  # say which data the answer is about
+        text = f"On {sel.group_names[group]}: {text}"
     return Verdict(pick, text, m.name, margin, cost, tuple(beaten), tuple(tied), excluded)
+
+
+def _mcnemar_note(sel: Selection, pick: str, tied: list[str], alpha: float) -> str:
+    """When McNemar's test on the out-of-fold predictions separates the pick from runs the fold-level
+    t-test could not (Holm over those pairs), say so: the tests answer different questions."""
+    mine = sel.predictions_by_row(pick)
+    if mine is None:
+        return ""
+    tests = {}
+    for r in tied:
+        other = sel.predictions_by_row(r)
+        if other is not None and len(other[0]) == len(mine[0]):
+            tests[r] = significance.mcnemar(mine[0], mine[1], other[1], alpha=alpha)
+    adjusted = dict(zip(tests, significance.holm([t.p_value for t in tests.values()]), strict=True))
+    better = [r for r, t in tests.items() if t.better == "a" and adjusted[r] is not None and adjusted[r] < alpha]
+    worse = [r for r, t in tests.items() if t.better == "b" and adjusted[r] is not None and adjusted[r] < alpha]
+    parts = []
+    if better:
+        parts.append(f"makes fewer errors than {_names(sel.labels, better)}")
+    if worse:
+        parts.append(f"makes more errors than {_names(sel.labels, worse)}")
+    if not parts:
+        return ""
+    return (" On the out-of-fold predictions, McNemar's test (Holm-adjusted) finds it "
+            + " and ".join(parts) + ".")
 
 
 def _test(sel: Selection, a: str, b: str, m: metrics.Metric, alpha: float) -> significance.PairTest:
@@ -146,7 +174,7 @@ def _cost_key(sel: Selection, cost: str):
 
 def _sentence(sel: Selection, m: metrics.Metric, pick: str, best: str, values: dict[str, float],
               test_vs_best: significance.PairTest | None, cost: str, margin: float, beaten: list[str],
-              tied: list[str], budgets: Mapping[str, float]) -> str:
+              tied: list[str], budgets: Mapping[str, float], extra: str = "") -> str:
     label = sel.labels
     pick_run, parts = sel.run(pick), []
     top = pick == best or values[pick] == values[best]  # tied for the best: no "within 0 points"
@@ -171,9 +199,10 @@ def _sentence(sel: Selection, m: metrics.Metric, pick: str, best: str, values: d
                 parts.append(words + (f" than {label[compared['run_id']]}" if top else ""))
     text = f"Ship {label[pick]}: " + ", ".join(parts) + "."
     if beaten:
-        text += f" It is significantly better than {_names(label, beaten)} (corrected t-test, Holm-adjusted)."
+        text += f" It is significantly better than {_names(label, beaten)} (corrected t-test on folds, Holm-adjusted)."
     if tied:
-        text += f" It could not be told apart from {_names(label, tied)}."
+        text += f" On fold scores it could not be told apart from {_names(label, tied)}."
+    text += extra
     if budgets:
         text += f" Budget: {_budget_words(budgets)}."
     cautions = []
@@ -181,6 +210,9 @@ def _sentence(sel: Selection, m: metrics.Metric, pick: str, best: str, values: d
         cautions.append("it was scored on rows it may have been trained on")
     if pick_run.get("latency_skewed") is True:
         cautions.append("its latency was measured on a busy machine")
+    if compared is not None and compared.get("latency_skewed") is True and compared["run_id"] != pick:
+        cautions.append(f"{label[compared['run_id']]}'s latency, which the speed-up is measured against, was "
+                        "measured on a busy machine")
     if cautions:
         text += " Caution: " + " and ".join(cautions) + "."
     return text

@@ -44,7 +44,7 @@ def display_table(c: Comparison) -> DisplayTable:
     """The comparison table with text cells: mean ± std [CI] per metric, differences, costs."""
     t = c.table
     f = t.frame
-    out = pd.DataFrame({"Model": f["label"], "Data": f["group"], "Caution": f["caution"]})
+    out = pd.DataFrame({"Model": f["label"], "Data": f["group"]})
     best: dict[str, tuple[int, ...]] = {}
     conf = round(t.confidence * 100)
     for name in t.metrics:
@@ -68,6 +68,7 @@ def display_table(c: Comparison) -> DisplayTable:
         best[col] = t.best.get(cost, ())
         if t.baseline is not None and f"{cost}_ratio" in f:
             out[f"{c_.label} vs baseline"] = ["n/a" if v != v else f"{v:.2f}x" for v in f[f"{cost}_ratio"]]
+    out["Caution"] = f["caution"]
     out["Run id"] = f["run_id"]
     return DisplayTable(out, best, f)
 
@@ -153,16 +154,34 @@ def thin(info: pd.DataFrame, by: Sequence[str], max_points: int | None) -> tuple
     return out, thinned
 
 
+def focus_runs(c: Comparison) -> list[str]:
+    """The runs whose rows the per-row charts (curves, confusion matrices, folds) show together:
+    the baseline's comparison group, else the largest."""
+    sel = c.selection
+    return list(sel.groups[sel.group_of(c.table.baseline)] if c.table.baseline else next(iter(sel.groups.values())))
+
+
+def focus_note(c: Comparison) -> str | None:
+    """Says which runs the per-row charts leave out, when the selection spans several sets of rows."""
+    sel = c.selection
+    if len(sel.groups) < 2:
+        return None
+    g = sel.group_of(focus_runs(c)[0])
+    return (f"Curves, confusion matrices and per-fold scores show the runs on {sel.group_names[g]} only "
+            "(runs on other rows are not drawn together); choose a baseline on other data to see those.")
+
+
 def curve_charts(c: Comparison, *, curve: str = "macro", max_points: int | None = None,
                  run_ids: Sequence[str] | None = None) -> tuple[list[go.Figure], bool]:
     """ROC, precision-recall and calibration overlaid (classification) or residuals (regression);
-    and whether any curve was thinned."""
+    and whether any curve was thinned. One comparison group (:func:`focus_runs`) by default."""
     sel = c.selection
+    run_ids = list(run_ids or focus_runs(c))
     preds = sel.tables("predictions", run_ids)
     if sel.task == "regression":
         info, thinned = thin(charts.residuals_info(preds), ["model"], max_points)
         return [charts.residuals_figure(info)], thinned
-    classes = _classes(c)
+    classes = _classes(c, run_ids[0])
     roc, t1 = thin(charts.roc_curve_info(preds, classes), ["model", "curve"], max_points)
     pr, t2 = thin(charts.pr_curve_info(preds, classes), ["model", "curve"], max_points)
     chosen = curve if curve in charts.available_curves(roc) else (charts.available_curves(roc) or [curve])[0]
@@ -171,11 +190,10 @@ def curve_charts(c: Comparison, *, curve: str = "macro", max_points: int | None 
     return figs, t1 or t2
 
 
-def _classes(c: Comparison) -> list | None:
-    for cl in c.selection.runs.get("classes", pd.Series(dtype=object)):
-        if isinstance(cl, list):
-            return cl
-    return None
+def _classes(c: Comparison, run_id: str) -> list | None:
+    """The class labels of one run (runs of one comparison group share them)."""
+    cl = c.selection.run(run_id).get("classes")
+    return cl if isinstance(cl, list) else None
 
 
 def confusion_charts(c: Comparison, *, normalize: bool = False, limit: int = MAX_CONFUSION) -> list[go.Figure]:
@@ -183,19 +201,17 @@ def confusion_charts(c: Comparison, *, normalize: bool = False, limit: int = MAX
     sel = c.selection
     if sel.task == "regression":
         return []
-    classes = _classes(c)
     figs = []
-    for rid in sel.run_ids[:limit]:
-        info = charts.confusion_matrix_info(sel.table(rid, "predictions"), classes)
+    for rid in focus_runs(c)[:limit]:
+        info = charts.confusion_matrix_info(sel.table(rid, "predictions"), _classes(c, rid))
         figs.append(charts.confusion_matrix_figure(info, title=sel.labels[rid], normalize=normalize))
     return figs
 
 
 def confusion_difference_chart(c: Comparison, a: str, b: str, *, normalize: bool = False) -> go.Figure:
     sel = c.selection
-    classes = _classes(c)
-    ia = charts.confusion_matrix_info(sel.table(a, "predictions"), classes)
-    ib = charts.confusion_matrix_info(sel.table(b, "predictions"), classes)
+    ia = charts.confusion_matrix_info(sel.table(a, "predictions"), _classes(c, a))
+    ib = charts.confusion_matrix_info(sel.table(b, "predictions"), _classes(c, b))
     return cmp_charts.confusion_difference_figure(cmp_charts.confusion_difference_info(ia, ib),
                                                   a=sel.labels[a], b=sel.labels[b], normalize=normalize)
 
@@ -213,7 +229,8 @@ def default_pair(c: Comparison) -> tuple[str, str] | None:
 
 def fold_chart(c: Comparison, metric: str | None = None) -> go.Figure:
     metric = metric or c.verdict.metric
-    return charts.fold_metrics_figure(charts.fold_metrics_info(c.selection.tables("folds"), metric), metric=metric)
+    return charts.fold_metrics_figure(charts.fold_metrics_info(c.selection.tables("folds", focus_runs(c)), metric),
+                                      metric=metric)
 
 
 def latency_charts(c: Comparison, *, batch_size: int = 1, max_points: int | None = None) -> tuple[list[go.Figure], bool]:

@@ -52,25 +52,27 @@ def comparison_report(c: Comparison, *, title: str | None = None) -> Report:
         sig_figs.insert(0, views.difference_chart(c, metric))
     focus = [r for r in (c.verdict.pick, c.table.baseline) if r]
     pairs = views.pairwise_display(c, metric)
-    title = "Pairwise tests"
+    pairs_title = "Pairwise tests"
     if len(pairs) > MAX_PAIR_ROWS and focus:
         pairs = views.pairwise_display(c, metric, involving=focus)
-        title = (f"Pairwise tests involving {' and '.join(sel.labels[r] for r in focus)} "
+        pairs_title = (f"Pairwise tests involving {' and '.join(sel.labels[r] for r in focus)} "
                  f"(the p-value matrix above covers every pair)")
     sections.append(Section("Significance", figures=sig_figs, tables=[Table(
-        title, pairs,
+        pairs_title, pairs,
         note="corrected_t: Nadeau and Bengio's corrected resampled t-test on per-fold scores; mcnemar: McNemar's "
              "test on out-of-fold predictions; bayes_corr_t: Bayesian correlated t-test with a region of practical "
              "equivalence. p (Holm): adjusted over all pairs of one test and metric.")]))
     res, cd_fig = views.friedman_view(c, metric)
     if res is not None:
         sections.append(Section("Across datasets", figures=[cd_fig], notes=[res.verdict]))
+    focus = views.focus_note(c)
     curves, thinned = views.curve_charts(c, max_points=MAX_POINTS)
     sections.append(Section("Curves", figures=curves, notes=[
-        f"Curves thinned to at most {MAX_POINTS} points each for size."] if thinned else []))
+        *([focus] if focus else []), *([f"Curves thinned to at most {MAX_POINTS} points each for size."]
+                                       if thinned else [])]))
     confusion = views.confusion_charts(c)
     if confusion:
-        notes = [] if len(sel.run_ids) <= views.MAX_CONFUSION else [
+        notes = [] if len(views.focus_runs(c)) <= views.MAX_CONFUSION else [
             f"Confusion matrices of the first {views.MAX_CONFUSION} runs."]
         pair = views.default_pair(c)
         figs = [*confusion, views.confusion_difference_chart(c, *pair)] if pair else confusion

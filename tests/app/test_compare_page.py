@@ -55,11 +55,13 @@ def test_a_link_opens_the_same_selection_baseline_and_view(stored):
 
 def test_bad_link_parameters_are_dropped_with_a_note(stored):
     at = _open({"runs": f"zzz,<script>,{'0' * 16},{stored[0]},{stored[1]}", "x": "rm -rf", "batch": "abc",
-                "view": "Nope"})
+                "view": "Nope", "baseline": stored[3], "margin": "-1"})
     assert at.multiselect(key="compare:runs").value == stored[:2]
     notes = " ".join(infos(at))
     assert "3 run(s) that are not in this workspace" in notes
     assert "x is not one of the choices" in notes and "batch is not a number" in notes
+    assert "baseline is not among its runs" in notes and "margin is not a number of 0 or more" in notes
+    assert at.selectbox(key="compare:baseline").value is None
     assert at.selectbox(key="compare:x").value == "latency_p50_ms"
     assert at.session_state["compare:view"] == "Table"
 

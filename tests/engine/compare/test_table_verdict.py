@@ -310,14 +310,16 @@ def test_pairwise_raw_p_is_the_textbook_corrected_t(pw):
 
 
 def test_pairwise_holm_matches_a_hand_holm_over_one_family(pw):
-    for metric in ("accuracy", "f1_macro"):
-        fam = pw[(pw["test"] == "corrected_t") & (pw["metric"] == metric)]
-        raw = [float(p) for p in fam["p_value"]]
-        expected = holm_by_hand(raw)
-        assert [float(p) for p in fam["p_adjusted"]] == pytest.approx(expected, rel=1e-9, abs=1e-15)
-    mc = pw[pw["test"] == "mcnemar"]
-    assert [float(p) for p in mc["p_adjusted"]] == pytest.approx(
-        holm_by_hand([float(p) for p in mc["p_value"]]), rel=1e-9, abs=1e-15)
+    # a family is one test on one metric over the pairs of one comparison group: the pair on the
+    # other rows (D vs D2) is its own family, so adding it changes no p-value of the first group
+    for test in ("corrected_t", "mcnemar"):
+        families = pw[pw["test"] == test].groupby(["metric", "group"])
+        assert len(families) == (2 if test == "mcnemar" else 4)
+        for _, fam in families:
+            raw = [float(p) for p in fam["p_value"]]
+            assert [float(p) for p in fam["p_adjusted"]] == pytest.approx(holm_by_hand(raw), rel=1e-9, abs=1e-15)
+    lone = pw[(pw["test"] == "corrected_t") & pw["a"].isin(ids("D", "D2")) & pw["b"].isin(ids("D", "D2"))]
+    assert (lone["p_adjusted"].astype(float) == lone["p_value"].astype(float)).all()
     assert pw.loc[pw["test"] == "bayes_corr_t", "p_adjusted"].isna().all()
 
 
@@ -361,3 +363,12 @@ def test_a_metric_without_a_std_column_does_not_crash_the_table(tmp_path):
     t = compare_table_info(select(ws, ids("A", "B")))
     assert t.frame["f1_macro"].tolist() == pytest.approx([np.mean(ACC[n]) * 0.99 for n in ("A", "B")])
     assert t.frame["f1_macro_std"].isna().all()
+
+
+def test_a_verdict_over_several_sets_of_rows_names_the_one_it_answers_for(ws):
+    sel = select(ws, ids(*ALL))
+    v = verdict(sel)
+    group = sel.group_names[sel.group_of(v.pick)]
+    assert v.text.startswith(f"On {group}: Ship ")
+    assert set(v.excluded) == set(ids("D", "D2"))  # the other rows are left out, not ranked
+    assert not verdict(select(ws, ids("A", "B"))).text.startswith("On ")
