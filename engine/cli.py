@@ -65,6 +65,12 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--out", required=True, metavar="FILE.html", help="where to write the report")
     add_arguments(r, runs_required=False)
     _common(r)
+
+    from engine.tune.commands import add_arguments as add_tune_arguments
+
+    t = sub.add_parser("tune", help="search hyperparameters with Optuna; the best trials become stored runs")
+    add_tune_arguments(t)
+    _common(t)
     return parser
 
 
@@ -221,14 +227,14 @@ def _parse_sizes(text: str) -> tuple[int, ...]:
 _bar: Any = None
 
 
-def _progress_bar(quiet: bool, n_models: int):
+def _progress_bar(quiet: bool, n_models: int, desc: str | None = None):
     if quiet:
         return None
     from tqdm import tqdm
 
     global _bar
     _bar = tqdm(total=100, file=sys.stderr, unit="%", bar_format="{l_bar}{bar}| {elapsed} {postfix}",
-                desc=f"benchmark ({n_models} model{'s' * (n_models != 1)})")
+                desc=desc or f"benchmark ({n_models} model{'s' * (n_models != 1)})")
 
     def update(fraction: float, message: str) -> None:
         _bar.n = round(fraction * 100)
@@ -294,7 +300,13 @@ def cmd_report(args: argparse.Namespace) -> int:
     return run(args)
 
 
-COMMANDS = {"benchmark": cmd_benchmark, "compare": cmd_compare, "report": cmd_report}
+def cmd_tune(args: argparse.Namespace) -> int:
+    from engine.tune.commands import cmd_tune as run
+
+    return run(args)
+
+
+COMMANDS = {"benchmark": cmd_benchmark, "compare": cmd_compare, "report": cmd_report, "tune": cmd_tune}
 
 
 def main(argv: list[str] | None = None) -> int:

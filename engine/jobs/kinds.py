@@ -1,4 +1,4 @@
-"""The built-in job kinds: benchmark, describe, register_model, register_dataset.
+"""The built-in job kinds: benchmark, tune, describe, register_model, register_dataset.
 
 Each handler runs in the worker, under the job's limits. Uploads are parsed
 here, never in the server; a bad upload fails with one line and leaves nothing
@@ -23,6 +23,7 @@ from engine.jobs.spec import (
     DescribePayload,
     RegisterDatasetPayload,
     RegisterModelPayload,
+    TunePayload,
 )
 from engine.workspace import Workspace
 
@@ -32,6 +33,13 @@ def benchmark(ctx: JobContext, payload: BenchmarkPayload) -> dict[str, Any]:
     from engine.benchmark.execute import execute
 
     return {"run_ids": execute(ctx.ws, {"kind": "benchmark"} | payload.to_dict(), ctx.progress)}
+
+
+@register("tune")
+def tune(ctx: JobContext, payload: TunePayload) -> dict[str, Any]:
+    from engine.tune.run import execute
+
+    return execute(ctx.ws, payload, ctx.progress, owner=ctx.owner)
 
 
 @register("describe")

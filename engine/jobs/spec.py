@@ -219,6 +219,59 @@ class BenchmarkPayload:
                        recompute=f.get("recompute", bool, default=False))
 
 
+@payload("tune")
+@dataclass(frozen=True)
+class TunePayload:
+    """An Optuna search of one family on one registered dataset (built by ``engine.tune.commands``)."""
+
+    family: str
+    dataset_id: str
+    target: str
+    task: str
+    n_trials: int
+    study: str
+    storage: str
+    objective: str = ""
+    constraints: tuple[str, ...] = ()
+    sampler: str = "tpe"
+    pruner: str = "median"
+    cv: int = 5
+    seed: int = 0
+    batch_size: int = 1
+    space: str = ""
+    threads: int | None = None
+    save_best: int = 5
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["constraints"] = list(self.constraints)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> TunePayload:
+        with Fields(data, "tune request") as f:
+            return cls(
+                family=f.get("family", str, check=_text, expect="a family name"),
+                dataset_id=f.get("dataset_id", str, check=is_content_id, expect="a dataset id"),
+                target=f.get("target", str, check=_text, expect="a column name"),
+                task=f.get("task", str, check=lambda t: t in ("classification", "regression"),
+                           expect="classification or regression"),
+                n_trials=f.get("n_trials", int, check=lambda n: 1 <= n <= 100_000, expect="1 to 100,000"),
+                study=f.get("study", str, check=_text, expect="a study name"),
+                storage=f.get("storage", str, check=_text, expect="a storage URL"),
+                objective=f.get("objective", str, default="", check=_text, expect="an objective"),
+                constraints=tuple(f.get("constraints", list, default=[], check=lambda c: all(
+                    isinstance(x, str) and _text(x) for x in c), expect="a list of constraints")),
+                sampler=f.get("sampler", str, default="tpe", check=_text, expect="a sampler name"),
+                pruner=f.get("pruner", str, default="median", check=_text, expect="a pruner name"),
+                cv=f.get("cv", int, default=5, check=lambda n: 2 <= n <= 100, expect="2 to 100"),
+                seed=f.get("seed", int, default=0, check=lambda n: 0 <= n < 2**32, expect="0 to 2**32-1"),
+                batch_size=f.get("batch_size", int, default=1, check=lambda n: 1 <= n <= 65536, expect="1 to 65536"),
+                space=f.get("space", str, default="", check=lambda t: len(t) <= 20_000, expect="a JSON space"),
+                threads=f.get("threads", int, default=None, check=lambda n: 1 <= n <= 4096, expect="1 to 4096"),
+                save_best=f.get("save_best", int, default=5, check=lambda n: 0 <= n <= 50, expect="0 to 50"))
+
+
 @payload("describe")
 @dataclass(frozen=True)
 class DescribePayload:

@@ -1,0 +1,105 @@
+"""The ``tune`` job, in the worker: run the study, save its best trials as models, benchmark them.
+
+The best trials (the feasible Pareto set, or the feasible best) are refit on
+every row, saved as skops artifacts whose lineage names the study, trial and
+parameters, and benchmarked on the study's own folds (refit per fold, like
+any scikit-learn model), so they appear on the compare page beside every
+other run of that dataset.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from engine import metrics
+from engine.errors import FrontierError, first_line
+from engine.jobs.progress import Reporter, Scoped, as_reporter
+from engine.jobs.spec import TunePayload
+from engine.workspace import Workspace
+
+TUNE_END = 0.8  # progress share of the trials; saving and benchmarking the best take the rest
+BEST_LATENCY = {"batch_sizes": (1, 32), "min_time_s": 0.2, "min_count": 20}
+
+
+def spec_of(payload: TunePayload, ws: Workspace | None = None):
+    """The study's question from a request (validates objective, constraints and the user space)."""
+    from engine.tune import spaces
+    from engine.tune.objective import parse_objective
+    from engine.tune.study import StudySpec
+
+    fam = spaces.family(payload.family)
+    if payload.task not in fam.tasks:
+        raise FrontierError(f"--family {payload.family} does not do {payload.task}; choose one of "
+                            f"{', '.join(n for n, f in spaces.FAMILIES.items() if payload.task in f.tasks)}")
+    objective = parse_objective(payload.objective or metrics.primary(payload.task).name, payload.task,
+                                payload.constraints, batch_size=payload.batch_size)
+    space = spaces.parse_space(payload.space, fam, task=payload.task) if payload.space else ()
+    return StudySpec(family=payload.family, dataset_id=payload.dataset_id, target=payload.target,
+                     task=payload.task, cv=payload.cv, seed=payload.seed, objective=objective,
+                     sampler=payload.sampler, pruner=payload.pruner, space=space)
+
+
+def execute(ws: Workspace, payload: TunePayload, progress: Any = None, *, owner: str | None = None) -> dict[str, Any]:
+    from engine import datasets
+    from engine.tune.storage import mask, open_storage
+    from engine.tune.study import best_trials, open_study, optimize
+
+    steps = as_reporter(progress)
+    spec = spec_of(payload)
+    steps.step("preparing the data", 0.0)
+    dataset = datasets.load(ws, payload.dataset_id)
+    prep = datasets.prepare(dataset, target=payload.target, task=payload.task, n_splits=payload.cv, numeric=False)
+    storage = open_storage(payload.storage)
+    study = open_study(spec, name=payload.study, storage=storage)
+    threads = payload.threads or 1
+
+    def on_trial(done: int, total: int) -> None:
+        steps(TUNE_END * done / total, f"trial {done} of {total}")
+
+    steps.step(f"trial 0 of {payload.n_trials}", 0.01)
+    optimize(study, spec, prep, n_trials=payload.n_trials, threads=threads, on_trial=on_trial)
+    best = best_trials(study)
+    saved = _save_and_benchmark(ws, payload, spec, prep, dataset, best[:payload.save_best], steps, owner=owner)
+    return {"study": payload.study, "storage": mask(payload.storage), "n_trials": len(study.trials),
+            "directions": [d.name.lower() for d in study.directions],
+            "best_trials": [b.to_dict() | saved.get(b.number, {"artifact_id": None, "run_id": None})
+                            for b in best]}
+
+
+def _save_and_benchmark(ws: Workspace, payload: TunePayload, spec, prep, dataset, best, steps: Reporter, *,
+                        owner: str | None) -> dict[int, dict[str, Any]]:
+    import skops.io as sio
+
+    from engine import benchmark, datasets, models
+    from engine.benchmark.execute import execute as run_benchmark
+    from engine.measure.latency import LatencySettings
+    from engine.tune import spaces
+
+    if not best:
+        return {}
+    fam = spaces.family(payload.family)
+    y = prep.y
+    infos, numbers = [], []
+    for i, b in enumerate(best):
+        steps.step(f"saving trial {b.number}", TUNE_END + 0.05 * i / len(best))
+        model = fam.build(b.params, task=payload.task, seed=payload.seed, threads=payload.threads or 1).fit(prep.X, y)
+        params = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in b.params.items())
+        name = f"{payload.family} trial {b.number} ({payload.study})"
+        try:
+            info = models.register_bytes(ws, sio.dumps(model), f"{payload.family}-trial{b.number}.skops",
+                                         display_name=name, lineage=f"trial {b.number} of study {payload.study}: "
+                                         f"{params}"[:300], owner=owner)
+        except FrontierError as exc:  # a family whose fitted types the skops allow-list refuses
+            steps.step(f"trial {b.number} not saved: {first_line(exc)}", TUNE_END + 0.05)
+            continue
+        infos.append(info)
+        numbers.append(b.number)
+    if not infos:
+        return {}
+    config = benchmark.BenchmarkConfig(target=payload.target, cv=payload.cv, seed=payload.seed,
+                                       latency=LatencySettings(**BEST_LATENCY), threads=payload.threads)
+    plan = benchmark.plan(ws, infos, datasets.info(ws, dataset.id), config, names=[i.name for i in infos])
+    if plan.pending:
+        steps.step(f"benchmarking {len(plan.pending)} best model(s) on the study's folds", TUNE_END + 0.05)
+        run_benchmark(ws, plan.to_request(), Scoped(steps, TUNE_END + 0.05, 1.0, "best models: "))
+    return {n: {"artifact_id": r.artifact.id, "run_id": r.run_id} for n, r in zip(numbers, plan.runs, strict=True)}

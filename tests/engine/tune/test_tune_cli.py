@@ -1,0 +1,87 @@
+"""``python -m engine tune``: the JSON contract, a study Optuna reads back, best trials saved as models
+and stored as runs the compare command shows with their lineage; bad flags exit 2 with one line."""
+
+from __future__ import annotations
+
+import optuna
+import pytest
+from frontier_support import run_cli
+
+from engine.compare.pareto import non_dominated
+from engine.tune.samplers import is_feasible
+
+
+@pytest.fixture(scope="module")
+def tuned(tmp_path_factory):
+    ws = tmp_path_factory.mktemp("tune") / "ws"
+    result = run_cli("tune", "--family", "logreg", "--data", "digits", "--trials", "5", "--cv", "3",
+                     "--workspace", ws, "--json")
+    assert result.returncode == 0, str(result)
+    return ws, result.json
+
+
+def test_the_json_contract_and_a_study_optuna_reads_back(tuned):
+    ws, doc = tuned
+    assert set(doc) >= {"study", "storage", "n_trials", "directions", "best_trials"}
+    assert doc["directions"] == ["maximize"] and doc["storage"] == f"sqlite:///{ws / 'studies.db'}"
+    study = optuna.load_study(study_name=doc["study"], storage=doc["storage"])
+    done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    assert len(study.trials) == doc["n_trials"] == 5
+    (best,) = doc["best_trials"]
+    assert set(best) >= {"number", "values", "params", "artifact_id", "feasible"}
+    assert best["values"][0] == max(t.values[0] for t in done)  # the best, by Optuna's own record
+
+
+def test_the_best_trial_is_a_stored_run_with_its_lineage(tuned):
+    ws, doc = tuned
+    best = doc["best_trials"][0]
+    result = run_cli("compare", "--run", best["run_id"], "--workspace", ws, "--json")
+    assert result.returncode == 0, str(result)
+    run = result.json["runs"][0]
+    assert run["artifact_id"] == best["artifact_id"] and run["mode"] == "cv-refit"
+    assert run["lineage"].startswith(f"trial {best['number']} of study {doc['study']}")
+    assert run["accuracy_mean"] == pytest.approx(best["values"][0], abs=1e-12)  # same folds, same model
+
+
+def test_multi_objective_constrained_best_trials_are_feasible_and_non_dominated(tmp_path):
+    ws = tmp_path / "ws"
+    result = run_cli("tune", "--family", "logreg", "--data", "wine", "--trials", "6", "--cv", "3",
+                     "--objective", "accuracy,size", "--sampler", "nsga2", "--constraint", "accuracy>=0.5",
+                     "--save-best", "0", "--workspace", ws, "--json")
+    assert result.returncode == 0, str(result)
+    doc = result.json
+    study = optuna.load_study(study_name=doc["study"], storage=doc["storage"])
+    ok = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE and is_feasible(t)]
+    reported = {b["number"] for b in doc["best_trials"]}
+    assert all(b["feasible"] for b in doc["best_trials"]) and reported
+    mask = non_dominated([t.values for t in ok], [True, False])
+    assert reported == {t.number for t, keep in zip(ok, mask, strict=True) if keep}
+    # brute-force check of the mask itself
+    for t in ok:
+        beaten = any(o.values[0] >= t.values[0] and o.values[1] <= t.values[1] and o.values != t.values for o in ok)
+        assert (t.number in reported) == (not beaten)
+
+
+@pytest.mark.parametrize(("args", "words"), [
+    (["--family", "nope"], "--family: unknown family"),
+    (["--trials", "0"], "--trials must be between"),
+    (["--objective", "rmse"], "--objective"),
+    (["--objective", "accuracy,latency", "--sampler", "cmaes"], "cmaes handles one objective"),
+    (["--storage", "http://x"], "--storage"),
+    (["--storage", "postgresql://me:s3cret@127.0.0.1:1/db", "--study", "x"], "--storage: cannot open storage"),
+    (["--study", "../x"], "--study"),
+    (["--constraint", "foo<=1"], "--constraint"),
+    (["--space", '{"clf__C": {"type": "float", "low": 1, "high": 0}}'], "--space"),
+    (["--space", '{"__class__": {"type": "float", "low": 0, "high": 1}}'], "--space"),
+])
+def test_bad_flags_exit_2_with_one_line_and_write_nothing(tmp_path, args, words):
+    ws = tmp_path / "ws"
+    base = {"--family": "logreg", "--trials": "2"}
+    for i in range(0, len(args), 2):
+        base[args[i]] = args[i + 1]
+    flat = [x for kv in base.items() for x in kv]
+    result = run_cli("tune", "--data", "digits", "--workspace", ws, *flat)
+    lines = result.stderr_lines
+    assert result.returncode == 2 and len(lines) == 1 and "Traceback" not in result.stderr, str(result)
+    assert words in lines[0] and "s3cret" not in result.stderr
+    assert not ws.exists()
