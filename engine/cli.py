@@ -71,6 +71,12 @@ def build_parser() -> argparse.ArgumentParser:
     t = sub.add_parser("tune", help="search hyperparameters with Optuna; the best trials become stored runs")
     add_tune_arguments(t)
     _common(t)
+
+    from engine.tune.commands import add_worker_arguments
+
+    w = sub.add_parser("worker", help="join a tune study from any machine sharing its storage and workspace")
+    add_worker_arguments(w)
+    _common(w)
     return parser
 
 
@@ -306,7 +312,14 @@ def cmd_tune(args: argparse.Namespace) -> int:
     return run(args)
 
 
-COMMANDS = {"benchmark": cmd_benchmark, "compare": cmd_compare, "report": cmd_report, "tune": cmd_tune}
+def cmd_worker(args: argparse.Namespace) -> int:
+    from engine.tune.commands import cmd_worker as run
+
+    return run(args)
+
+
+COMMANDS = {"benchmark": cmd_benchmark, "compare": cmd_compare, "report": cmd_report, "tune": cmd_tune,
+            "worker": cmd_worker}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -111,6 +111,73 @@ def cmd_tune(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_worker_arguments(w: argparse.ArgumentParser) -> None:
+    w.add_argument("--study", required=True, metavar="NAME", help="the study to join (made by `tune`)")
+    w.add_argument("--storage", required=True, metavar="URL",
+                   help="the study's storage: postgresql://... or journal:PATH on a shared disk")
+    w.add_argument("--trials", type=int, metavar="N", help="finished trials the study should hold in all "
+                                                           "(default: what `tune` asked for)")
+    w.add_argument("--threads", type=int, metavar="N", help="threads for fits and inference")
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    """Join a study from any machine sharing its storage and workspace: the same tune job, its
+    request read from the study itself; workers together stop at the study's total."""
+    from engine import datasets, jobs
+    from engine.cli import _close_bar, _progress_bar
+    from engine.jobs.spec import TunePayload
+    from engine.owners import local_actor
+    from engine.tune.run import REQUEST_ATTR
+    from engine.tune.storage import open_storage, resolve
+    from engine.workspace import Workspace
+
+    if args.threads is not None and args.threads < 1:
+        raise FrontierError("--threads must be at least 1")
+    ws_root = Path(args.workspace) if args.workspace else None
+    probe = Workspace.at(ws_root)
+    try:
+        url = resolve(args.storage, probe, workers=2)
+        storage = open_storage(url, heartbeat_s=None, grace_s=None)
+    except FrontierError as exc:
+        raise FrontierError(f"--storage: {exc.message}") from None
+    import optuna
+
+    try:
+        study = optuna.load_study(study_name=args.study, storage=storage)
+    except KeyError:
+        raise FrontierError(f"--study: no study '{args.study[:60]}' in that storage; start it with "
+                            "`python -m engine tune --storage ...`") from None
+    request = study.user_attrs.get(REQUEST_ATTR)
+    if not isinstance(request, dict):
+        raise FrontierError(f"--study: '{args.study[:60]}' was not made by `python -m engine tune`")
+    payload = TunePayload.from_dict(request | {"storage": url, "study": args.study})
+    if args.trials is not None:
+        if not 1 <= args.trials <= 100_000:
+            raise FrontierError(f"--trials must be between 1 and 100,000, got {args.trials}")
+        payload = TunePayload.from_dict(payload.to_dict() | {"n_trials": args.trials})
+    if args.threads is not None:
+        payload = TunePayload.from_dict(payload.to_dict() | {"threads": args.threads})
+    try:
+        datasets.info(probe, payload.dataset_id)
+    except FrontierError:
+        raise FrontierError(f"--workspace: the study's dataset {payload.dataset_id} is not in {probe.root}; "
+                            "point --workspace at the workspace the study was started in") from None
+    ws = Workspace.open(ws_root)
+    st = jobs.run(ws, {"kind": "tune", **payload.to_dict()},
+                  on_progress=_progress_bar(args.json, 1, desc=f"worker {args.study[:40]}"),
+                  title=f"worker for study {args.study}", owner=local_actor().name)
+    _close_bar()
+    if st.state != "done":
+        from engine.cli import _RunFailed
+
+        raise _RunFailed(st.error or st.state)
+    if args.json:
+        print(json.dumps(st.result or {}, default=str))
+    else:
+        _print(st.result or {})
+    return 0
+
+
 def _storage(url: str | None, ws) -> str:
     from engine.tune.storage import resolve
 

@@ -18,6 +18,7 @@ from engine.jobs.spec import TunePayload
 from engine.workspace import Workspace
 
 TUNE_END = 0.8  # progress share of the trials; saving and benchmarking the best take the rest
+REQUEST_ATTR = "frontier_request"  # the tune request, without its storage URL (it may hold a password)
 BEST_LATENCY = {"batch_sizes": (1, 32), "min_time_s": 0.2, "min_count": 20}
 
 
@@ -51,6 +52,8 @@ def execute(ws: Workspace, payload: TunePayload, progress: Any = None, *, owner:
     prep = datasets.prepare(dataset, target=payload.target, task=payload.task, n_splits=payload.cv, numeric=False)
     storage = open_storage(payload.storage)
     study = open_study(spec, name=payload.study, storage=storage)
+    if REQUEST_ATTR not in study.user_attrs:  # what `engine worker` needs to join from another machine
+        study.set_user_attr(REQUEST_ATTR, payload.to_dict() | {"storage": ""})
     threads = payload.threads or 1
 
     def on_trial(done: int, total: int) -> None:
