@@ -12,14 +12,13 @@ Two measures, both ratios taken in the same run:
 
 from __future__ import annotations
 
-import os
 import statistics
 import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import ROOT, SAMPLES, cli, row, scratch
-from benchmarks.listing import _workspace_with_runs
+from benchmarks.common import SAMPLES, cli, row, scratch
+from benchmarks.listing import _time_pages, _workspace_with_runs
 
 
 def _time(fn, repeats: int = 7) -> float:
@@ -50,26 +49,13 @@ def _data_and_figures(ws: Path) -> tuple[float, float]:
 
 
 def _page_times(workspaces: list[Path], run_ids: list[list[str]], repeats: int = 11) -> list[float]:
-    from streamlit.testing.v1 import AppTest
+    """The Compare page comparing ``run_ids`` in each workspace (the listing benchmark's interleaved loop)."""
+    ids = {ws: r for ws, r in zip(workspaces, run_ids, strict=True)}
 
-    apps = []
-    for ws, ids in zip(workspaces, run_ids, strict=True):
-        os.environ["FRONTIER_WORKSPACE"] = str(ws)
-        at = AppTest.from_file(str(ROOT / "dashboard" / "app.py"), default_timeout=180)
-        at.query_params["runs"] = ",".join(ids)
+    def open_compare(at, ws: Path) -> None:
+        at.query_params["runs"] = ",".join(ids[ws])
         at.switch_page("../pages/compare.py")
-        at.run()
-        assert not at.exception, at.exception
-        apps.append(at)
-    times: list[list[float]] = [[] for _ in workspaces]
-    for _ in range(repeats):
-        for ws, at, out in zip(workspaces, apps, times, strict=True):
-            os.environ["FRONTIER_WORKSPACE"] = str(ws)
-            t0 = time.perf_counter()
-            at.run()
-            out.append(time.perf_counter() - t0)
-            assert not at.exception, at.exception
-    return [statistics.median(t) for t in times]
+    return _time_pages(workspaces, repeats, setup=open_compare)
 
 
 def bench_compare_page() -> list[dict[str, Any]]:

@@ -56,8 +56,8 @@ def _time_listing(ws: Path, repeats: int = 15) -> tuple[float, float]:
     return statistics.median(after_add), statistics.median(unchanged)
 
 
-def _time_pages(workspaces: list[Path], repeats: int = 15) -> list[float]:
-    """Median script time of the Benchmark page (the app's default page) in Streamlit's AppTest, per
+def _time_pages(workspaces: list[Path], repeats: int = 15, setup=None) -> list[float]:
+    """Median script time of a page (the Benchmark page unless ``setup(at, ws)`` switches) in AppTest, per
     workspace. The pages are rerun in turn (A B A B ...), so a burst of load on this noisy machine
     touches both sides alike, and the median of many reruns is compared, not one."""
     from streamlit.testing.v1 import AppTest
@@ -65,7 +65,9 @@ def _time_pages(workspaces: list[Path], repeats: int = 15) -> list[float]:
     apps = []
     for ws in workspaces:
         os.environ["FRONTIER_WORKSPACE"] = str(ws)
-        at = AppTest.from_file(str(ROOT / "dashboard" / "app.py"), default_timeout=120)
+        at = AppTest.from_file(str(ROOT / "dashboard" / "app.py"), default_timeout=180)
+        if setup is not None:  # e.g. open another page with query parameters
+            setup(at, ws)
         at.run()  # warm: opens the workspace, fills caches
         assert not at.exception, at.exception
         apps.append(at)

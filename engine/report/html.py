@@ -24,14 +24,11 @@ is built (``engine.charts.style.plain``) so they show as typed.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import json
 import math
 import numbers
-import os
 import re
-import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +39,8 @@ import pandas as pd
 import plotly.graph_objects as go
 import plotly.io as pio
 from markupsafe import Markup
+
+from engine.workspace import write_bytes_atomic
 
 __all__ = ["PLOTLY_CONFIG", "Report", "Section", "Table", "render", "write"]
 
@@ -189,27 +188,8 @@ def write(report: Report, path: Path) -> int:
     then replaces ``path`` in one ``os.replace``: a reader sees the old file or the
     new one, never half of one, and a failure leaves no temporary file behind.
     """
-    path = Path(path)
     data = render(report).encode("utf-8")
-    folder = path.parent
-    tmp = folder / f".{path.name}.{secrets.token_hex(6)}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # umask applies, as for open()
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-        raise
-    with contextlib.suppress(OSError):  # make the rename itself durable, where the OS allows
-        dir_fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+    write_bytes_atomic(Path(path), data)
     return len(data)
 
 

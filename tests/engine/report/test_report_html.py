@@ -296,7 +296,7 @@ def test_a_failed_write_keeps_the_old_file_and_removes_its_temporary(tmp_path, m
         assert Path(src).parent == Path(dst).parent == tmp_path  # same folder: a rename, never a copy
         raise OSError("disk trouble")
 
-    monkeypatch.setattr(report_html.os, "replace", broken_replace)
+    monkeypatch.setattr(os, "replace", broken_replace)  # the shared atomic writer renames
     with pytest.raises(OSError, match="disk trouble"):
         write(Report("r", "v", [Section("s", figures=[_scatter("a")])], {}), target)
     assert target.read_text() == "the previous report"
