@@ -44,6 +44,16 @@ OPTIONS: dict[str, tuple[str, str]] = {
     "margin": ("--margin", "'Equivalence margin'"),
     "budget": ("--budget", "'Budget'"),
     "cost": ("--cost", "'Then prefer the lowest'"),
+    "family": ("--family", "'Model family'"),
+    "trials": ("--trials", "'Trials'"),
+    "objective": ("--objective", "'Objective'"),
+    "constraint": ("--constraint", "'Constraints'"),
+    "sampler": ("--sampler", "'Sampler'"),
+    "pruner": ("--pruner", "'Pruner'"),
+    "storage": ("--storage", "'Storage'"),
+    "study": ("--study", "'Study name'"),
+    "space": ("--space", "'Search space'"),
+    "save_best": ("--save-best", "'Best trials to save'"),
 }
 _STRAY = {0x01: " ", 0x02: None, 0x03: None}  # marker characters left over from user text are dropped
 _MARK = re.compile("\x02([a-z_]+)(?:\x01([^\x03]*))?\x03")

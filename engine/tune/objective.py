@@ -3,12 +3,14 @@
 A trial fits the family's estimator with the sampled parameters on each
 fold of the same seeded splits a benchmark uses (so a tuned model's score is
 comparable with every stored run on that dataset), reports the running mean
-after each fold (pruners stop hopeless trials early), and — when latency or
-size is an objective or a constraint — times the model refit on all rows
-with the engine's harness while holding this machine's lock alone, and
-measures its serialized size. Constraints ("p95 latency at most 2 ms") go
-through Optuna's constraint API (``trial.set_constraint``): a value <= 0 is
-feasible.
+after each fold (pruners stop hopeless trials early; a torch family reports
+the score on its validation slice after each epoch of the first fold
+instead), and — when latency or size is an objective or a constraint —
+times the model refit on all rows with the engine's harness while holding
+this machine's lock alone, and measures its serialized size (skops, or
+TorchScript for the torch families, as it would be saved). Constraints ("p95
+latency at most 2 ms") go through Optuna's constraint API
+(``trial.set_constraint``): a value <= 0 is feasible.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from engine import metrics
-from engine.errors import FrontierError
+from engine.errors import FrontierError, option
 
 LATENCY_OBJECTIVE = "latency_p50_ms"
 SIZE_OBJECTIVE = "size_bytes"
@@ -83,18 +85,18 @@ def parse_objective(text: str, task: str, constraints: Sequence[str] = (), *, ba
     """``accuracy`` or ``accuracy,latency`` (``,size`` too) for ``task``, with ``COL<=V`` constraints."""
     parts = [p.strip() for p in text.split(",") if p.strip()]
     if not parts:
-        raise FrontierError("--objective names a metric, e.g. accuracy or accuracy,latency")
+        raise FrontierError(f"{option('objective')} names a metric, e.g. accuracy or accuracy,latency")
     metric = parts[0]
     if metric not in metrics.BY_NAME or metrics.get(metric).task != task:
-        raise FrontierError(f"--objective: '{metric[:40]}' is not a {task} metric; choose one of "
+        raise FrontierError(f"{option('objective')}: '{metric[:40]}' is not a {task} metric; choose one of "
                             f"{', '.join(metrics.names(task))}")
     extra = set(parts[1:])
     unknown = extra - {"latency", "size"}
     if unknown:
-        raise FrontierError(f"--objective: after the metric, only 'latency' and 'size' may follow; got "
+        raise FrontierError(f"{option('objective')}: after the metric, only 'latency' and 'size' may follow; got "
                             f"{', '.join(sorted(unknown))[:60]}")
     if batch_size < 1:
-        raise FrontierError(f"--batch-size must be at least 1, got {batch_size}")
+        raise FrontierError(f"{option('batch_size')} must be at least 1, got {batch_size}")
     return Objective(metric, "latency" in extra, "size" in extra, tuple(parse_constraint(c, task) for c in constraints),
                      batch_size)
 
@@ -102,18 +104,18 @@ def parse_objective(text: str, task: str, constraints: Sequence[str] = (), *, ba
 def parse_constraint(text: str, task: str) -> Constraint:
     m = CONSTRAINT_RE.fullmatch(text)
     if m is None:
-        raise FrontierError(f"--constraint takes COLUMN<=VALUE or COLUMN>=VALUE, e.g. latency_p95_ms<=2; "
+        raise FrontierError(f"{option('constraint')} takes COLUMN<=VALUE or COLUMN>=VALUE, e.g. latency_p95_ms<=2; "
                             f"got '{text[:40]}'")
     column, op, raw = m.groups()
     try:
         limit = float(raw)
     except ValueError:
-        raise FrontierError(f"--constraint: '{raw}' is not a number") from None
+        raise FrontierError(f"{option('constraint')}: '{raw}' is not a number") from None
     if not math.isfinite(limit):
-        raise FrontierError(f"--constraint: {column} needs a finite limit, got {raw}")
+        raise FrontierError(f"{option('constraint')}: {column} needs a finite limit, got {raw}")
     if column not in metrics.COST_BY_NAME and (column not in metrics.BY_NAME or metrics.get(column).task != task):
         known = [*metrics.names(task), *metrics.COST_BY_NAME]
-        raise FrontierError(f"--constraint: unknown column '{column}'; choose one of {', '.join(known)}")
+        raise FrontierError(f"{option('constraint')}: unknown column '{column}'; choose one of {', '.join(known)}")
     return Constraint(column, op, limit)
 
 
@@ -139,7 +141,13 @@ class TrialResult:
 
 def run_trial(trial: Any, estimator: Any, prep: Any, splits: Sequence[tuple[np.ndarray, np.ndarray]],
               objective: Objective, *, threads: int = 1, prune: bool = True) -> tuple[float, ...]:
-    """Score ``estimator`` (unfitted) on ``splits`` for ``trial``; returns the objective values."""
+    """Score ``estimator`` (unfitted) on ``splits`` for ``trial``; returns the objective values.
+
+    Pruning (one objective only) sees the running mean after each fold (step = fold), or, for an
+    estimator with ``reports_epochs`` (the torch families), the score on its validation slice after
+    each epoch of the first fold (step = epoch): epoch ``e`` of the first fold is the same point in
+    every trial, whatever its number of epochs, and each step is reported once.
+    """
     import optuna
     from sklearn.base import clone
 
@@ -147,8 +155,14 @@ def run_trial(trial: Any, estimator: Any, prep: Any, splits: Sequence[tuple[np.n
     labels = np.arange(len(prep.classes)) if prep.classes is not None else None
     result = TrialResult()
     y = prep.y_encoded if prep.y_encoded is not None else prep.y
+    pruning = prune and len(objective.directions) == 1
+    by_epoch = pruning and bool(getattr(estimator, "reports_epochs", False))
     for k, (train, test) in enumerate(splits):
-        model = clone(estimator).fit(prep.rows(train), y[train])
+        model = clone(estimator)
+        if by_epoch and k == 0:
+            model.fit(prep.rows(train), y[train], on_epoch=_epoch_reporter(trial, metric, labels))
+        else:
+            model.fit(prep.rows(train), y[train])
         X_test = prep.rows(test)
         pred = model.predict(X_test)
         proba = model.predict_proba(X_test) if metric.needs_proba and hasattr(model, "predict_proba") else None
@@ -156,7 +170,7 @@ def run_trial(trial: Any, estimator: Any, prep: Any, splits: Sequence[tuple[np.n
         if score is None:
             raise optuna.TrialPruned(f"{metric.label} is undefined on fold {k}")
         result.fold_scores.append(score)
-        if prune and len(objective.directions) == 1:
+        if pruning and not by_epoch:
             trial.report(result.score, step=k)
             if trial.should_prune():
                 trial.set_user_attr("fold_scores", result.fold_scores)
@@ -185,23 +199,59 @@ def run_trial(trial: Any, estimator: Any, prep: Any, splits: Sequence[tuple[np.n
     return tuple(out)
 
 
-def _size_bytes(model: Any) -> int:
-    """The fitted model's size as the registry would store it (a skops file)."""
+def _epoch_reporter(trial: Any, metric: Any, labels: np.ndarray | None):
+    """``on_epoch`` for a torch estimator's ``fit``: report the validation score at step = epoch and
+    stop the fit (``TrialPruned``) when the pruner says so."""
+    import optuna
+
+    def on_epoch(epoch: int, model: Any, X_val: np.ndarray, y_val: np.ndarray) -> None:
+        pred = model.predict(X_val)
+        proba = model.predict_proba(X_val) if metric.needs_proba and hasattr(model, "predict_proba") else None
+        score = metric.score(y_val, pred, proba, labels)
+        if score is None:  # undefined on this slice (e.g. one class in it): nothing to report
+            return
+        trial.report(score, step=epoch)
+        if trial.should_prune():
+            trial.set_user_attr("fold_scores", [])
+            raise optuna.TrialPruned(f"pruned at epoch {epoch} of fold 0")
+
+    return on_epoch
+
+
+def artifact_bytes(model: Any) -> bytes:
+    """The fitted model as the registry would store it: TorchScript for the torch families, else skops."""
+    if hasattr(model, "to_torchscript"):
+        return model.to_torchscript()
     import skops.io as sio
 
-    return len(sio.dumps(model))
+    return sio.dumps(model)
+
+
+def _size_bytes(model: Any) -> int:
+    """The fitted model's size as the registry would store it."""
+    return len(artifact_bytes(model))
 
 
 def _latency(model: Any, prep: Any, batch_size: int, threads: int) -> dict[str, float]:
-    """p50/p95/p99 and throughput at ``batch_size`` with the engine's harness, holding the machine alone."""
+    """p50/p95/p99 and throughput at ``batch_size`` with the engine's harness, holding the machine alone.
+    A torch family's model is timed as its saved TorchScript on the float32 matrix, as a benchmark would."""
     from engine.jobs import machine
     from engine.measure.latency import LatencySettings, measure
-    from engine.models.predictors import SklearnPredictor
+    from engine.models.predictors import SklearnPredictor, TorchPredictor
 
-    predictor = SklearnPredictor(model)
+    if hasattr(model, "to_torchscript"):
+        import io
+
+        import torch
+
+        module = torch.jit.load(io.BytesIO(model.to_torchscript()), map_location="cpu")
+        predictor: Any = TorchPredictor(module, threads=threads)
+        X = prep.numeric_X()
+    else:
+        predictor, X = SklearnPredictor(model), prep.X
     settings = LatencySettings(batch_sizes=(batch_size,), **TRIAL_LATENCY)
     with machine.exclusive():
-        stats, _ = measure(predictor.infer, prep.X, settings, threads=threads)
+        stats, _ = measure(predictor.infer, X, settings, threads=threads)
     s = stats[0]
     return {"latency_p50_ms": s.p50_ms, "latency_p95_ms": s.p95_ms, "latency_p99_ms": s.p99_ms,
             "throughput_per_s": s.throughput_per_s, "latency_skewed": float(bool(s.skewed))}

@@ -1,10 +1,19 @@
 """The ``tune`` job, in the worker: run the study, save its best trials as models, benchmark them.
 
 The best trials (the feasible Pareto set, or the feasible best) are refit on
-every row, saved as skops artifacts whose lineage names the study, trial and
-parameters, and benchmarked on the study's own folds (refit per fold, like
-any scikit-learn model), so they appear on the compare page beside every
-other run of that dataset.
+every row, saved as artifacts whose lineage names the study, trial and
+parameters, and benchmarked on the study's own folds, so they appear on the
+compare page beside every other run of that dataset.
+
+A scikit-learn family's model is saved as skops and benchmarked like any
+scikit-learn model: refit per fold (``cv-refit``), so its benchmark score is
+the study's. A torch family's model (``mlp``, ``cnn``) is saved as TorchScript
+(its standardisation inside, raw float32 features in), registered as trusted
+because this job built it from Frontier's own code, and, like every torch
+model, benchmarked as-is: one network trained on the dataset's rows is scored
+on each test fold. Those rows are ones it was trained on, so the run is marked
+``rows_seen`` (the compare page flags it) and its lineage says what it was
+trained on and gives its cross-validated score from the study, the honest one.
 """
 
 from __future__ import annotations
@@ -12,7 +21,7 @@ from __future__ import annotations
 from typing import Any
 
 from engine import metrics
-from engine.errors import FrontierError, first_line
+from engine.errors import FrontierError, first_line, option
 from engine.jobs.progress import Reporter, Scoped, as_reporter
 from engine.jobs.spec import TunePayload
 from engine.workspace import Workspace
@@ -30,7 +39,7 @@ def spec_of(payload: TunePayload, ws: Workspace | None = None):
 
     fam = spaces.family(payload.family)
     if payload.task not in fam.tasks:
-        raise FrontierError(f"--family {payload.family} does not do {payload.task}; choose one of "
+        raise FrontierError(f"{option('family', payload.family)} does not do {payload.task}; choose one of "
                             f"{', '.join(n for n, f in spaces.FAMILIES.items() if payload.task in f.tasks)}")
     objective = parse_objective(payload.objective or metrics.primary(payload.task).name, payload.task,
                                 payload.constraints, batch_size=payload.batch_size)
@@ -42,14 +51,18 @@ def spec_of(payload: TunePayload, ws: Workspace | None = None):
 
 def execute(ws: Workspace, payload: TunePayload, progress: Any = None, *, owner: str | None = None) -> dict[str, Any]:
     from engine import datasets
+    from engine.tune import spaces
     from engine.tune.storage import mask, open_storage
     from engine.tune.study import best_trials, open_study, optimize
 
     steps = as_reporter(progress)
     spec = spec_of(payload)
+    fam = spaces.family(payload.family)
     steps.step("preparing the data", 0.0)
     dataset = datasets.load(ws, payload.dataset_id)
-    prep = datasets.prepare(dataset, target=payload.target, task=payload.task, n_splits=payload.cv, numeric=False)
+    prep = datasets.prepare(dataset, target=payload.target, task=payload.task, n_splits=payload.cv,
+                            numeric=fam.needs_numeric, needed_by=option("family", fam.name) if fam.needs_numeric else None)
+    fam.check_input(prep.input_shape, dataset.name)
     storage = open_storage(payload.storage)
     study = open_study(spec, name=payload.study, storage=storage)
     if REQUEST_ATTR not in study.user_attrs:  # what `engine worker` needs to join from another machine
@@ -71,7 +84,7 @@ def execute(ws: Workspace, payload: TunePayload, progress: Any = None, *, owner:
 
 def _save_and_benchmark(ws: Workspace, payload: TunePayload, spec, prep, dataset, best, steps: Reporter, *,
                         owner: str | None) -> dict[int, dict[str, Any]]:
-    import skops.io as sio
+    import dataclasses
 
     from engine import benchmark, datasets, models
     from engine.benchmark.execute import execute as run_benchmark
@@ -85,14 +98,20 @@ def _save_and_benchmark(ws: Workspace, payload: TunePayload, spec, prep, dataset
     infos, numbers = [], []
     for i, b in enumerate(best):
         steps.step(f"saving trial {b.number}", TUNE_END + 0.05 * i / len(best))
-        model = fam.build(b.params, task=payload.task, seed=payload.seed, threads=payload.threads or 1).fit(prep.X, y)
         params = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in b.params.items())
         name = f"{payload.family} trial {b.number} ({payload.study})"
+        lineage = f"trial {b.number} of study {payload.study}: {params}"
         try:
-            info = models.register_bytes(ws, sio.dumps(model), f"{payload.family}-trial{b.number}.skops",
-                                         display_name=name, lineage=f"trial {b.number} of study {payload.study}: "
-                                         f"{params}"[:300], owner=owner)
-        except FrontierError as exc:  # a family whose fitted types the skops allow-list refuses
+            model = fam.build(b.params, task=payload.task, seed=payload.seed, threads=payload.threads or 1)
+            model = model.fit(prep.X, y)
+            if fam.artifact == "torchscript":
+                info = _register_torch(ws, model, payload, spec, prep, dataset, b, name=name, params=params,
+                                       owner=owner)
+            else:
+                info = models.register_bytes(ws, _skops_bytes(model), f"{payload.family}-trial{b.number}.skops",
+                                             display_name=name, lineage=lineage[:300], owner=owner)
+        except (FrontierError, ArithmeticError, ValueError) as exc:
+            # a family whose fitted types the skops allow-list refuses, or a refit that diverged
             steps.step(f"trial {b.number} not saved: {first_line(exc)}", TUNE_END + 0.05)
             continue
         infos.append(info)
@@ -102,7 +121,42 @@ def _save_and_benchmark(ws: Workspace, payload: TunePayload, spec, prep, dataset
     config = benchmark.BenchmarkConfig(target=payload.target, cv=payload.cv, seed=payload.seed,
                                        latency=LatencySettings(**BEST_LATENCY), threads=payload.threads)
     plan = benchmark.plan(ws, infos, datasets.info(ws, dataset.id), config, names=[i.name for i in infos])
+    # a torch model is scored as-is on the folds of the rows it was trained on: say so on the run
+    plan = dataclasses.replace(plan, runs=[dataclasses.replace(r, rows_seen=True) if r.mode == "as-is" else r
+                                           for r in plan.runs])
     if plan.pending:
         steps.step(f"benchmarking {len(plan.pending)} best model(s) on the study's folds", TUNE_END + 0.05)
         run_benchmark(ws, plan.to_request(), Scoped(steps, TUNE_END + 0.05, 1.0, "best models: "))
     return {n: {"artifact_id": r.artifact.id, "run_id": r.run_id} for n, r in zip(numbers, plan.runs, strict=True)}
+
+
+def _skops_bytes(model: Any) -> bytes:
+    from engine.models.formats.skops import import_skops
+
+    import_skops()
+    import skops.io as sio
+
+    return sio.dumps(model)
+
+
+def _register_torch(ws: Workspace, model: Any, payload: TunePayload, spec, prep, dataset, b, *, name: str,
+                    params: str, owner: str | None):
+    """Register a fitted torch-family model as TorchScript, with what it was trained on in its lineage."""
+    from engine import models
+
+    metric = spec.objective.metric
+    held = f" ({model.n_validation_rows_} more held out for its per-epoch score)" if model.n_validation_rows_ else ""
+    trained = (f"torch {model.arch} trained on {model.n_train_rows_} of the {prep.n_rows} rows of '{dataset.name}'"
+               f"{held}, so a benchmark on them scores rows it saw; its {payload.cv}-fold {metric} in the study: "
+               f"{b.values[0]:.4g}")
+    lineage = f"trial {b.number} of study {payload.study} ({trained}): {params}"
+    # Frontier built these bytes itself, from its own code and the study's parameters: trusted, as the
+    # bundled samples are (a TorchScript archive is otherwise refused untrusted)
+    info = models.register_bytes(ws, model.to_torchscript(), f"{payload.family}-trial{b.number}.pt", trusted=True,
+                                 display_name=name, lineage=lineage[:300], owner=owner)
+    classes = None if prep.classes is None else [c.item() if hasattr(c, "item") else c for c in prep.classes]
+    shape = [int(d) for d in prep.input_shape]
+    return models.update(ws, info, task=payload.task, estimator=type(model).__name__, classes=classes,
+                         n_features=int(model.n_features_in_),
+                         inputs=[{"name": "x", "shape": [None, *shape], "dtype": "float32"}],
+                         n_parameters=int(sum(p.numel() for p in model.net_.parameters())))

@@ -20,7 +20,7 @@ import importlib.util
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from engine.errors import FrontierError
+from engine.errors import FrontierError, option
 
 if TYPE_CHECKING:
     import optuna
@@ -36,7 +36,7 @@ _SAMPLER_PACKAGES = {"cmaes": ("cmaes",), "gp": ("torch", "scipy")}
 def _pick(kind: str, name: object, choices: tuple[str, ...]) -> str:
     key = str(name).strip().lower() if isinstance(name, str) else ""
     if key not in choices:
-        raise FrontierError(f"unknown {kind} {str(name)!r}; choose one of {', '.join(choices)}")
+        raise FrontierError(f"{option(kind)}: unknown {kind} {str(name)[:40]!r}; choose one of {', '.join(choices)}")
     return key
 
 
@@ -56,18 +56,18 @@ def make_sampler(
     n = _objectives(n_objectives)
     if n > 1 and key not in MULTI_OBJECTIVE:
         raise FrontierError(
-            f"{key} handles one objective; use tpe, gp or nsga2 for {n} objectives "
+            f"{option('sampler')}: {key} handles one objective; use tpe, gp or nsga2 for {n} objectives "
             "(e.g. metric + latency)"
         )
     if constrained and key not in CONSTRAINED:
         raise FrontierError(
-            f"{key} ignores constraints; use tpe, gp or nsga2 for a constrained study"
+            f"{option('sampler')}: {key} ignores constraints; use tpe, gp or nsga2 for a constrained study"
         )
     missing = [m for m in _SAMPLER_PACKAGES.get(key, ()) if importlib.util.find_spec(m) is None]
     if missing:
         others = ", ".join(k for k in SAMPLERS if k not in _SAMPLER_PACKAGES)
         raise FrontierError(
-            f"the {key} sampler needs the {' and '.join(missing)} package "
+            f"{option('sampler')}: the {key} sampler needs the {' and '.join(missing)} package "
             f"(pip install {' '.join(missing)}); or pick {others}"
         )
     if key == "tpe":
@@ -90,8 +90,8 @@ def make_pruner(name: str, *, n_objectives: int) -> optuna.pruners.BasePruner:
     n = _objectives(n_objectives)
     if n > 1 and key != "none":
         raise FrontierError(
-            f"pruning works on one objective only (Optuna cannot prune a {n}-objective study); "
-            "use pruner none"
+            f"{option('pruner')}: pruning works on one objective only (Optuna cannot prune a {n}-objective "
+            "study); use pruner none"
         )
     if key == "none":
         return optuna.pruners.NopPruner()

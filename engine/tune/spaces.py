@@ -1,7 +1,7 @@
 """Model families that Optuna can tune, their documented search spaces, and user-defined spaces.
 
-A :class:`Family` builds a seeded scikit-learn estimator for a task from a dict
-of parameters; its default space (per task, see :meth:`Family.space`) says
+A :class:`Family` builds a seeded scikit-learn estimator (for ``mlp`` and ``cnn``, a
+scikit-learn compatible torch wrapper) for a task from a dict of parameters; its default space (per task, see :meth:`Family.space`) says
 which parameters a search varies and over which ranges. Parameter names are
 the estimator's own (``get_params`` keys), so pipelines use ``step__param``.
 
@@ -23,10 +23,24 @@ Default spaces (``log`` = sampled log-uniformly):
     ``clf__estimator__C`` 1e-3..1e3 log, ``clf__estimator__gamma`` 1e-4..1 log,
     ``clf__estimator__kernel`` rbf / linear. Cost: four SVC fits per build (three
     folds and the final one), and SVC fits grow about quadratically with the rows,
-    so keep this family for small data;
+    so keep this family for small data (the fitted calibration types are on the skops
+    allow-list, so its best trials are saved like any other);
     regression ``SVR``: ``clf__C``, ``clf__gamma``, ``clf__kernel`` over the same ranges.
+``mlp``  a torch ReLU MLP (:mod:`engine.tune.torch_families`), classification and regression,
+    on tabular rows or images (flattened): ``learning_rate`` 1e-4..0.1 log (Adam), ``width``
+    16..256 log (units per hidden layer), ``depth`` 1..3 (hidden layers), ``dropout`` 0..0.5,
+    ``batch_size`` 16 / 32 / 64 / 128, ``epochs`` 5..40.
+``cnn``  a small torch CNN, classification only, on images (N, C, H, W) or on a square number
+    of features read as one (1, side, side) image (digits' 64 pixels as 8x8; any other count is
+    refused): ``learning_rate`` 1e-4..0.1 log, ``width`` 8..32 log (channels per 3x3 conv),
+    ``depth`` 1..3 (conv blocks, each 2x2-max-pooled while the map is at least 4x4),
+    ``dropout`` 0..0.5, ``batch_size`` 16 / 32 / 64 / 128, ``epochs`` 5..30.
+    Both hold out ``validation_fraction`` (0.1, seeded, stratified) of each fit's rows, never
+    trained on, where the per-epoch score the pruner sees is measured; ``threads`` becomes torch's
+    thread count. Their best trials are saved as TorchScript (standardisation baked in), not skops.
 
-Every estimator gets ``random_state=seed``. A user space (``--space``, JSON) may
+Every estimator gets ``random_state=seed``. :meth:`Family.check_input` refuses data a family cannot
+read (images for the scikit-learn families; a non-square flat row for ``cnn``). A user space (``--space``, JSON) may
 only name parameters the family's estimator accepts and holds plain numbers,
 strings, booleans or null; :func:`parse_space` checks it strictly.
 """
@@ -41,7 +55,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Literal
 
-from engine.errors import FrontierError
+from engine.errors import FrontierError, option
 
 TASKS = ("classification", "regression")
 
@@ -56,10 +70,12 @@ _NAME_SHOWN = 60
 #: Frontier's, ``memory`` writes a cache to disk, the rest change what is measured or only add noise.
 DENIED = frozenset({
     "random_state", "n_jobs", "memory", "verbose", "transform_input", "copy", "copy_X",
-    "cache_size", "cv", "ensemble", "probability", "warm_start", "verbose_feature_names_out",
+    "cache_size", "cv", "ensemble", "probability", "warm_start", "verbose_feature_names_out", "threads",
 })
 #: Upper bounds on parameters whose size is run time (by last ``__`` component).
-CAPS: Mapping[str, int] = MappingProxyType({"n_estimators": 2000, "max_iter": 10_000})
+CAPS: Mapping[str, int] = MappingProxyType({"n_estimators": 2000, "max_iter": 10_000, "epochs": 1000,
+                                            "width": 4096, "depth": 16, "batch_size": 65536})
+MIN_SIDE = 2  # the smallest square (2x2) a flat row may be read as an image
 
 
 @dataclass(frozen=True)
@@ -87,6 +103,8 @@ class Family:
     tasks: tuple[str, ...]
     spaces: Mapping[str, tuple[Param, ...]]  # task -> the default, documented space
     builders: Mapping[str, Builder] = field(repr=False, compare=False, default_factory=dict)
+    artifact: Literal["skops", "torchscript"] = "skops"  # how run.py saves a best trial
+    inputs: Literal["tabular", "any", "image"] = "tabular"  # rows it reads: features, anything, or images
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "spaces", MappingProxyType({t: tuple(s) for t, s in self.spaces.items()}))
@@ -107,10 +125,46 @@ class Family:
             est.set_params(**dict(params))
         return est
 
+    @property
+    def needs_numeric(self) -> bool:
+        """Whether every feature must be a number (the torch families read a float32 array)."""
+        return self.artifact == "torchscript"
+
+    def check_input(self, row_shape: Sequence[int], data: str | None = None) -> None:
+        """Refuse, in one line, rows of ``row_shape`` (``(F,)`` or ``(C, H, W)``) this family cannot read."""
+        shape = tuple(int(d) for d in row_shape)
+        if self.inputs == "tabular" and len(shape) != 1:
+            where = f"'{_cut(data)}'" if data else "the dataset"
+            raise FrontierError(f"{option('family', self.name)} needs a tabular dataset, but {where} holds images of "
+                                f"shape {shape}; use {option('family', 'mlp')} or cnn")
+        if self.inputs == "image":
+            image_shape(shape, self.name, data)
+
     def _task(self, task: str) -> str:
         if task not in self.tasks:
             raise FrontierError(f"{self.label} cannot do {_show(task)}; it does {' and '.join(self.tasks)}")
         return task
+
+
+def image_shape(row_shape: Sequence[int], family: str = "cnn", data: str | None = None) -> tuple[int, int, int]:
+    """The ``(C, H, W)`` a CNN reads rows of ``row_shape`` as: images as they are, a flat row of a square
+    number of features (at least ``MIN_SIDE`` squared) as ``(1, side, side)``; anything else is refused."""
+    shape = tuple(int(d) for d in row_shape)
+    if len(shape) == 3:
+        return shape  # type: ignore[return-value]
+    n = math.prod(shape) if shape else 0
+    side = math.isqrt(n)
+    if len(shape) == 1 and side * side == n and side >= MIN_SIDE:
+        return (1, side, side)
+    where = f"'{_cut(data)}' has" if data else "the data have"
+    what = f"{n} features" if len(shape) == 1 else f"rows of shape {shape}"
+    raise FrontierError(f"{option('family', family)} needs images (N, C, H, W) or a square number of features it "
+                        f"can read as one image (e.g. 64 = 8x8); {where} {what}; use {option('family', 'mlp')}")
+
+
+def _cut(text: str | None) -> str:
+    text = str(text)
+    return text if len(text) <= _NAME_SHOWN else text[:_NAME_SHOWN] + "…"
 
 
 # ------------------------------------------------------------------ builders
@@ -170,6 +224,24 @@ def _svm_reg(seed: int, threads: int) -> Any:
     return _scaled(SVR())
 
 
+def _mlp_clf(seed: int, threads: int) -> Any:
+    from engine.tune.torch_families import TorchMLPClassifier
+
+    return TorchMLPClassifier(random_state=seed, threads=threads)
+
+
+def _mlp_reg(seed: int, threads: int) -> Any:
+    from engine.tune.torch_families import TorchMLPRegressor
+
+    return TorchMLPRegressor(random_state=seed, threads=threads)
+
+
+def _cnn_clf(seed: int, threads: int) -> Any:
+    from engine.tune.torch_families import TorchCNNClassifier
+
+    return TorchCNNClassifier(random_state=seed, threads=threads)
+
+
 # ------------------------------------------------------------------ families
 def _svm_space(prefix: str) -> tuple[Param, ...]:
     return (
@@ -192,6 +264,24 @@ _HGB_SPACE = (
     Param("l2_regularization", "float", 1e-8, 10.0, log=True, help="L2 penalty on leaf values"),
 )
 
+_BATCHES = (16, 32, 64, 128)
+_MLP_SPACE = (
+    Param("learning_rate", "float", 1e-4, 0.1, log=True, help="Adam's step size"),
+    Param("width", "int", 16, 256, log=True, help="units per hidden layer"),
+    Param("depth", "int", 1, 3, help="hidden layers"),
+    Param("dropout", "float", 0.0, 0.5, help="dropout after each hidden layer"),
+    Param("batch_size", "categorical", choices=_BATCHES, help="rows per gradient step"),
+    Param("epochs", "int", 5, 40, help="passes over the training rows"),
+)
+_CNN_SPACE = (
+    Param("learning_rate", "float", 1e-4, 0.1, log=True, help="Adam's step size"),
+    Param("width", "int", 8, 32, log=True, help="channels per 3x3 convolution"),
+    Param("depth", "int", 1, 3, help="convolution blocks"),
+    Param("dropout", "float", 0.0, 0.5, help="dropout before the linear head"),
+    Param("batch_size", "categorical", choices=_BATCHES, help="rows per gradient step"),
+    Param("epochs", "int", 5, 30, help="passes over the training rows"),
+)
+
 FAMILIES: Mapping[str, Family] = MappingProxyType({f.name: f for f in (
     Family("logreg", "Logistic / ridge regression", TASKS,
            {"classification": (Param("clf__C", "float", 1e-4, 1e3, log=True,
@@ -208,6 +298,12 @@ FAMILIES: Mapping[str, Family] = MappingProxyType({f.name: f for f in (
     Family("svm", "Support vector machine", TASKS,
            {"classification": _svm_space("clf__estimator__"), "regression": _svm_space("clf__")},
            {"classification": _svm_clf, "regression": _svm_reg}),
+    Family("mlp", "Torch MLP", TASKS,
+           {"classification": _MLP_SPACE, "regression": _MLP_SPACE},
+           {"classification": _mlp_clf, "regression": _mlp_reg}, artifact="torchscript", inputs="any"),
+    Family("cnn", "Torch CNN", ("classification",),
+           {"classification": _CNN_SPACE},
+           {"classification": _cnn_clf}, artifact="torchscript", inputs="image"),
 )})
 
 
@@ -253,7 +349,7 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in pairs:
         if key in out:
-            raise FrontierError(f"--space names {_show(key)} twice; give each parameter once")
+            raise FrontierError(f"{option('space')} names {_show(key)} twice; give each parameter once")
         out[key] = value
     return out
 
@@ -264,21 +360,21 @@ def _load(obj: Mapping[str, Any] | str) -> Any:
             obj = json.dumps(obj)
         except (TypeError, ValueError, RecursionError):
             raise FrontierError(
-                "--space must hold only JSON values (numbers, strings, true/false, null, lists, objects)"
+                f"{option('space')} must hold only JSON values (numbers, strings, true/false, null, lists, objects)"
             ) from None
     if not isinstance(obj, str):
-        raise FrontierError("--space must be JSON text or a mapping of parameter names to ranges")
+        raise FrontierError(f"{option('space')} must be JSON text or a mapping of parameter names to ranges")
     if len(obj.encode("utf-8", "surrogatepass")) > MAX_SPACE_BYTES:
-        raise FrontierError(f"--space is larger than {MAX_SPACE_BYTES // 1000} KB; keep it to the parameters you tune")
+        raise FrontierError(f"{option('space')} is larger than {MAX_SPACE_BYTES // 1000} KB; keep it to the parameters you tune")
     try:
         return json.loads(obj, object_pairs_hook=_no_duplicates)
     except (ValueError, RecursionError) as exc:
         detail = f": {exc.msg} at line {exc.lineno} column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else ""
-        raise FrontierError(f"--space is not valid JSON{detail}") from None
+        raise FrontierError(f"{option('space')} is not valid JSON{detail}") from None
 
 
 def _number(name: str, key: str, value: Any, kind: str) -> float | int:
-    where = f"--space {_show(name)}: {key!r}"
+    where = f"{option('space')} {_show(name)}: {key!r}"
     if type(value) not in (int, float):
         raise FrontierError(f"{where} must be a number, not {type(value).__name__} {_show(value)}")
     if not math.isfinite(value):
@@ -293,7 +389,7 @@ def _number(name: str, key: str, value: Any, kind: str) -> float | int:
 
 
 def _param(name: str, spec: Any) -> Param:
-    where = f"--space {_show(name)}"
+    where = f"{option('space')} {_show(name)}"
     if not isinstance(spec, dict):
         raise FrontierError(f'{where} must be an object such as {{"type": "float", "low": 0.01, "high": 1}}')
     kind = spec.get("type")
@@ -359,7 +455,7 @@ def _validate_values(est: Any, param: Param, family: Family) -> None:
                 stack += [s for _, s in getattr(e, "steps", []) if isinstance(s, BaseEstimator)]
         except (ValueError, TypeError) as exc:
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise FrontierError(f"--space {_show(param.name)}: {_show(value)} is not accepted by "
+            raise FrontierError(f"{option('space')} {_show(param.name)}: {_show(value)} is not accepted by "
                                 f"{family.label}: {reason[:200]}") from None
 
 
@@ -373,11 +469,11 @@ def parse_space(obj: Mapping[str, Any] | str, family: Family, *, task: str | Non
     tasks = family.tasks if task is None else (family._task(task),)
     data = _load(obj)
     if not isinstance(data, dict):
-        raise FrontierError('--space must be a JSON object: {"parameter": {"type": ..., ...}, ...}')
+        raise FrontierError(f'{option("space")} must be a JSON object: {{"parameter": {{"type": ..., ...}}, ...}}')
     if not data:
-        raise FrontierError("--space is empty; name at least one parameter to tune")
+        raise FrontierError(f"{option('space')} is empty; name at least one parameter to tune")
     if len(data) > MAX_PARAMS:
-        raise FrontierError(f"--space has {len(data)} parameters; tune at most {MAX_PARAMS}")
+        raise FrontierError(f"{option('space')} has {len(data)} parameters; tune at most {MAX_PARAMS}")
     allowed = set.intersection(*(_tunable(family.build({}, task=t, seed=0)) for t in tasks))
     space = []
     for name, spec in data.items():
@@ -386,7 +482,7 @@ def parse_space(obj: Mapping[str, Any] | str, family: Family, *, task: str | Non
             if not close and len(name) <= 100:
                 close = difflib.get_close_matches(name, sorted(allowed), n=1, cutoff=0.6)
             hint = f"; did you mean {_show(close[0])}?" if close else f"; see {family.label}'s parameters"
-            raise FrontierError(f"--space {_show(name)} is not a tunable parameter of {family.label}"
+            raise FrontierError(f"{option('space')} {_show(name)} is not a tunable parameter of {family.label}"
                                 f"{' for ' + task if task else ''}{hint}")
         param = _param(name, spec)
         for t in tasks:

@@ -107,6 +107,16 @@ _ESTIMATORS = (
     "sklearn.impute._knn.KNNImputer",
     "sklearn.decomposition._pca.PCA", "sklearn.decomposition._truncated_svd.TruncatedSVD",
     "sklearn.feature_selection._variance_threshold.VarianceThreshold",
+    # probability calibration (the tuned svm family: CalibratedClassifierCV(SVC, method="sigmoid")).
+    # Plain data holders: rebuilt by skops as __new__ plus a __dict__ of their fitted attributes
+    # (BaseEstimator.__setstate__ only checks the version), with no __reduce__/__setstate__ of their
+    # own; predicting calls fixed methods (the wrapped estimator's decision_function or predict_proba,
+    # named in scikit-learn's code, never in the file) and expit(-(a_ * T + b_)). What they wrap is
+    # audited like every other node, so they cannot smuggle in a type or callable. Isotonic and
+    # temperature calibration (IsotonicRegression's scipy interpolator, _TemperatureScaling) are not
+    # allowed: a file using them still needs trust.
+    "sklearn.calibration.CalibratedClassifierCV", "sklearn.calibration._CalibratedClassifier",
+    "sklearn.calibration._SigmoidCalibration",
 )
 _INTERNALS = (
     "sklearn.tree._tree.Tree",

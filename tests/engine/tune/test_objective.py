@@ -44,3 +44,41 @@ def test_constraint_values_follow_optunas_convention():
     assert upper.violation(1.5) == pytest.approx(-0.5) and upper.violation(2.5) == pytest.approx(0.5)
     assert lower.violation(0.95) == pytest.approx(-0.05) and lower.violation(0.8) == pytest.approx(0.1)
     assert upper.violation(None) > 0 and upper.violation(float("nan")) > 0  # unmeasured is infeasible
+
+
+@pytest.fixture(scope="module")
+def iris():
+    from engine.datasets.builtins import builtin
+    from engine.datasets.prepare import prepare
+
+    return prepare(builtin("iris"), n_splits=3)
+
+
+def _report(prep, family: str, params: dict, objective: str) -> tuple[list[float], dict[int, float]]:
+    """Run one trial on a study whose pruner never prunes; its fold scores and what it reported."""
+    import optuna
+
+    from engine.measure.evaluate import folds
+    from engine.tune import spaces
+    from engine.tune.objective import run_trial
+
+    parsed = parse_objective(objective, prep.task)
+    study = optuna.create_study(directions=parsed.directions, pruner=optuna.pruners.NopPruner())
+    trial = study.ask()
+    est = spaces.family(family).build(params, task=prep.task, seed=0)
+    run_trial(trial, est, prep, folds(prep, n_splits=3, seed=0), parsed)
+    return trial.user_attrs["fold_scores"], study.trials[-1].intermediate_values
+
+
+def test_a_scikit_learn_trial_reports_the_running_mean_after_each_fold(iris):
+    scores, reported = _report(iris, "logreg", {"clf__C": 0.05}, "accuracy")
+    assert reported == {k: pytest.approx(sum(scores[:k + 1]) / (k + 1), abs=1e-12) for k in range(3)}
+
+
+def test_a_torch_trial_reports_epochs_of_the_first_fold_and_nothing_with_several_objectives(iris):
+    net = {"width": 8, "depth": 1, "epochs": 4, "batch_size": 32, "learning_rate": 0.01}
+    scores, reported = _report(iris, "mlp", net, "accuracy")
+    assert len(scores) == 3 and sorted(reported) == [0, 1, 2, 3]  # steps are epochs, not folds
+    assert all(0 <= v <= 1 for v in reported.values())
+    scores, reported = _report(iris, "mlp", net, "accuracy,size")  # Optuna cannot prune several objectives
+    assert len(scores) == 3 and reported == {}

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import io
 import json
+import zipfile
 from dataclasses import replace
 
 import numpy as np
 import optuna
 import pytest
-from sklearn.datasets import load_diabetes, load_digits
+from frontier_support import run_cli
+from sklearn.datasets import load_diabetes, load_digits, load_iris
 
+from engine import models
 from engine.errors import FrontierError
 from engine.tune.spaces import (
     CAPS,
@@ -38,7 +42,8 @@ def _data(task):
 
 def _fast(space):
     """The default space with run-time parameters held small, so the test stays quick."""
-    return [replace(p, high=min(p.high, 30)) if p.name in ("n_estimators", "max_iter") else p for p in space]
+    small = {"n_estimators": 30, "max_iter": 30, "epochs": 8, "width": 32}
+    return [replace(p, high=min(p.high, small[p.name])) if p.name in small else p for p in space]
 
 
 def _trial_params(space, seed=0):
@@ -87,6 +92,9 @@ def test_seeds_and_threads_reach_the_estimator():
     assert rf.get_params()["random_state"] == 3 and rf.get_params()["n_jobs"] == 2
     svm = family("svm").build({}, task="classification", seed=5)
     assert svm.get_params()["clf__estimator__random_state"] == 5
+    for name, task in (("mlp", "regression"), ("cnn", "classification")):
+        net = family(name).build({}, task=task, seed=4, threads=3)
+        assert net.get_params()["random_state"] == 4 and net.get_params()["threads"] == 3
 
 
 def test_unknown_family_and_task():
@@ -163,6 +171,12 @@ HOSTILE = [
     ("random_forest", '{"max_depth": {"type": "int", "low": 1, "high": 3}, "max_depth": {"type": "int", "low": 1, '
                       '"high": 4}}', "max_depth", "twice"),
     ("logreg", {"clf__alpha": _F}, "clf__alpha", "not a tunable"),  # regression-only, asked for classification
+    ("mlp", {"threads": {"type": "int", "low": 1, "high": 64}}, "threads", "not a tunable"),
+    ("mlp", {"random_state": {"type": "int", "low": 0, "high": 9}}, "random_state", "not a tunable"),
+    ("mlp", {"epochs": {"type": "int", "low": 1, "high": 10**6}}, "epochs", str(CAPS["epochs"])),
+    ("mlp", {"dropout": {"type": "float", "low": 0.5, "high": 1.0}}, "dropout", "not accepted"),
+    ("mlp", {"batch_size": {"type": "categorical", "choices": [32, 0]}}, "batch_size", "not accepted"),
+    ("cnn", {"learning_rate": {"type": "float", "low": 0, "high": 0.1}}, "learning_rate", "not accepted"),
 ]
 
 
@@ -197,3 +211,93 @@ def test_parse_space_rejects_callables_too_many_params_huge_text_and_bad_json():
     with pytest.raises(FrontierError) as info:  # a long hostile name is cut short in the message
         parse_space({"\x1b[2J" + "x" * 5000: _F}, fam)
     assert len(info.value.message) < 300 and "\x1b" not in info.value.message
+
+
+# ---------------------------------------------------------------- svm, saved
+def _tuned_svm_skops() -> tuple[bytes, object, np.ndarray]:
+    import skops.io as sio
+
+    X, y = load_iris(return_X_y=True)
+    est = family("svm").build({"clf__estimator__C": 3.0}, task="classification", seed=0).fit(X, y)
+    return sio.dumps(est), est, X
+
+
+def _with_schema(data: bytes, change) -> bytes:
+    """A copy of a skops file whose schema.json went through ``change`` (the rest kept byte for byte)."""
+    src = zipfile.ZipFile(io.BytesIO(data))
+    schema = json.loads(src.read("schema.json"))
+    change(schema)
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as dst:
+        for item in src.infolist():
+            dst.writestr(item.filename, json.dumps(schema) if item.filename == "schema.json" else src.read(item))
+    return out.getvalue()
+
+
+def _replace_calibrators(schema, make) -> int:
+    """Replace every ``_SigmoidCalibration`` node of a skops schema with ``make(node)``; how many there were."""
+    found = 0
+    stack = [schema]
+    while stack:
+        item = stack.pop()
+        values = item if isinstance(item, list) else list(item.values()) if isinstance(item, dict) else []
+        for i, value in enumerate(values):
+            if isinstance(value, dict) and value.get("__class__") == "_SigmoidCalibration":
+                new = make(value)
+                if isinstance(item, list):
+                    item[i] = new
+                else:
+                    item[list(item)[i]] = new
+                found += 1
+            else:
+                stack.append(value)
+    return found
+
+
+def test_a_tuned_svm_needs_no_trust_and_predicts_the_same_once_loaded():
+    data, est, X = _tuned_svm_skops()
+    assert models.skops_untrusted_types(data) == []
+    loaded = models.load_skops(data, trusted=False)
+    np.testing.assert_array_equal(loaded.predict_proba(X), est.predict_proba(X))
+
+
+def test_a_calibrated_svm_carrying_another_type_or_a_call_is_still_refused(tmp_path):
+    import skops.io as sio
+
+    data, _, _ = _tuned_svm_skops()
+    # a sibling class the allow-list leaves out, in the calibrators' place
+    renamed = _with_schema(data, lambda s: _replace_calibrators(s, lambda n: n | {"__class__": "_TemperatureScaling"}))
+    assert models.skops_untrusted_types(renamed) == ["sklearn.calibration._TemperatureScaling"]
+    with pytest.raises(FrontierError, match="_TemperatureScaling"):
+        models.load_skops(renamed, trusted=False)
+
+    # a shell command in the calibrators' place: proven to run when skops is told to trust it, refused here
+    marker = tmp_path / "pwned"
+    call = {"__class__": "system", "__module__": "os", "__loader__": "ConstructorFromReduceNode",
+            "content": {"__class__": "tuple", "__module__": "builtins", "__loader__": "TupleNode",
+                        "content": [{"__class__": "str", "__module__": "builtins", "__loader__": "JsonNode",
+                                     "content": json.dumps(f"echo pwned > {marker}"), "is_json": True}]}}
+    counted = []
+    evil = _with_schema(data, lambda s: counted.append(_replace_calibrators(s, lambda n: call)))
+    assert counted == [3]  # one per iris class
+    sio.loads(evil, trusted=sio.get_untrusted_types(data=evil))  # the oracle: the payload really runs
+    assert marker.read_text().strip() == "pwned"
+    marker.unlink()
+    assert "os.system" in models.skops_untrusted_types(evil)
+    with pytest.raises(FrontierError, match=r"os\.system"):
+        models.load_skops(evil, trusted=False)
+    assert not marker.exists()
+
+
+def test_a_cli_study_of_the_svm_saves_and_benchmarks_its_best_trial(tmp_path):
+    ws = tmp_path / "ws"
+    result = run_cli("tune", "--family", "svm", "--data", "iris", "--trials", "3", "--cv", "3", "--workspace", ws,
+                     "--json")
+    assert result.returncode == 0, str(result)
+    (best,) = result.json["best_trials"]
+    assert best["artifact_id"] and best["run_id"]  # before the allow-list knew calibration: not saved
+    shown = run_cli("compare", "--run", best["run_id"], "--workspace", ws, "--json")
+    assert shown.returncode == 0, str(shown)
+    run = shown.json["runs"][0]
+    assert run["format"] == "skops" and run["mode"] == "cv-refit" and run["artifact_id"] == best["artifact_id"]
+    assert run["accuracy_mean"] == pytest.approx(best["values"][0], abs=1e-12)  # same folds, same model
