@@ -19,3 +19,7 @@ def benchmark_page() -> st.Page:
 
 def compare_page() -> st.Page:
     return st.Page(PAGES_DIR / "compare.py", title="Compare", icon=":material/compare_arrows:", url_path="compare")
+
+
+def tune_page() -> st.Page:
+    return st.Page(PAGES_DIR / "tune.py", title="Tune", icon=":material/tune:", url_path="tune")

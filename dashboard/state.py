@@ -117,3 +117,39 @@ def job_request(ws: Workspace, job_id: str) -> dict[str, Any]:
         return jobs.request(ws, job_id)
     except (FrontierError, OSError, ValueError):
         return {}
+
+
+# ------------------------------------------------------------------ tuning studies
+def tune_storage_url(ws: Workspace) -> str:
+    """Where the page's studies live: ``$FRONTIER_STORAGE`` (set by whoever runs the server), else the
+    workspace's SQLite file. Never a URL typed in the page: on a shared server that would let anyone
+    make the server read or write any file or database it can reach."""
+    from engine.tune.storage import resolve
+
+    return resolve(None, ws)
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def tune_storage(url: str) -> Any:
+    """One Optuna storage per URL for the whole server (reads only: no heartbeat)."""
+    from engine.tune.storage import open_storage
+
+    return open_storage(url, heartbeat_s=None, grace_s=None)
+
+
+@st.cache_data(ttl=3, max_entries=4, show_spinner=False)
+def studies(url: str) -> pd.DataFrame:
+    """The studies in ``url``'s storage (re-read at most every 3 s)."""
+    from engine.tune.history import list_studies
+
+    return list_studies(tune_storage(url))
+
+
+@st.cache_resource(max_entries=64, show_spinner=False)
+def trial_log(url: str, study: str, started: str) -> Any:
+    """A study's trials, read incrementally (``TrialLog.refresh`` reads only what changed); ``started``
+    keeps a study deleted and made again under the same name from reusing the old reader."""
+    from engine.tune.history import TrialLog
+
+    del started  # cache key only
+    return TrialLog.load(tune_storage(url), study)

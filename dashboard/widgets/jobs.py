@@ -27,9 +27,9 @@ from engine.workspace import Workspace
 
 PARAM = "job"
 POLL_S = 0.5
-KIND_WORDS = {"benchmark": "benchmark", "register_model": "model upload", "register_dataset": "dataset upload",
+KIND_WORDS = {"tune": "study", "benchmark": "benchmark", "register_model": "model upload", "register_dataset": "dataset upload",
               "describe": "model description"}
-KIND_PAGES = {"benchmark": "Benchmark", "register_model": "Models & data", "register_dataset": "Models & data",
+KIND_PAGES = {"tune": "Tune", "benchmark": "Benchmark", "register_model": "Models & data", "register_dataset": "Models & data",
               "describe": "Models & data"}
 
 
