@@ -13,7 +13,7 @@ from engine.tune.storage import mask
 
 ws = state.workspace()
 actor = gate.actor()
-SLOT = jobs.Slot("tune", kinds=("tune",))
+SLOT = jobs.Slot("tune", kinds=("tune", "tune_save"))
 MAX_COMPARED = 24
 FOCUS = "tune:focus"  # a study just started: selected once it exists
 
@@ -45,9 +45,13 @@ if job is not None:
                 "it again with the same settings.")
     elif job.status.state == "done":
         result = job.status.result or {}
-        saved = [b for b in result.get("best_trials", []) if b.get("run_id")]
-        st.success(f"Study {study_name} finished: {result.get('n_trials', '?')} trials; "
-                   f"{len(saved)} best trial(s) saved and benchmarked.", icon=":material/check_circle:")
+        if job.status.kind == "tune_save":
+            saved = [b for b in result.get("saved", []) if b.get("run_id")]
+            st.success(f"{len(saved)} trial(s) of {study_name} saved and benchmarked.", icon=":material/check_circle:")
+        else:
+            saved = [b for b in result.get("best_trials", []) if b.get("run_id")]
+            st.success(f"Study {study_name} finished: {result.get('n_trials', '?')} trials; "
+                       f"{len(saved)} best trial(s) saved and benchmarked.", icon=":material/check_circle:")
 
 if st.session_state.get("tune:view") is None or (st.session_state.get(FOCUS) in set(studies["study"])):
     st.session_state["tune:view"] = "studies" if len(studies) else "new"
@@ -97,4 +101,9 @@ one = st.selectbox("Details of", chosen, key="tune:detail") if len(chosen) > 1 e
 with guard("reading the study"):
     tune_view.detail(ws, url, rows[rows["study"] == one].iloc[0],
                      may_open_dashboard=actor.admin or not gate.serving())
+wanted = st.session_state.pop(tune_view.SAVE_REQUEST, None)
+if wanted:
+    save = {"kind": "tune_save", "study": one, "storage": url, "trials": wanted}
+    if jobs.start(ws, SLOT, save, actor=actor, title=f"Save trials {', '.join(map(str, wanted))} of {one}"):
+        st.rerun()
 jobs.others(ws, SLOT, actor=actor, current_id=job.job_id if job else None)

@@ -14,12 +14,14 @@ from dashboard import nav, state
 from dashboard.text import md
 from dashboard.widgets.errors import guard
 from engine.charts import tune as charts
+from engine.jobs.spec import MAX_SAVED_TRIALS
 from engine.tune import history
 from engine.workspace import Workspace
 
 KEY = "tune:"
 LIVE_S = 2.0
 PAGE_ROWS = 50
+SAVE_REQUEST = KEY + "save_request"  # trials the user asked to save; the page starts the job
 GROUP_BY = {"sampler": "sampler", "pruner": "pruner", "family": "model family", "seed": "seed",
             "study": "nothing (each study alone)"}
 
@@ -150,30 +152,38 @@ def _optuna_figure(url: str, study: str, started: str, kind: str, n_trials: int,
     return charts.optuna_figure(sample, kind, labels=labels, constrained=constrained), total
 
 
+def saved_runs(ws: Workspace, study: str) -> dict[int, str]:
+    """Trial number -> stored run of the models saved from ``study`` (read from the runs' lineage)."""
+    from engine.tune.run import trial_of
+
+    runs = state.runs(ws)
+    if runs.empty or "lineage" not in runs.columns:
+        return {}
+    out: dict[int, str] = {}
+    for run_id, lineage in zip(runs["run_id"], runs["lineage"], strict=True):
+        hit = trial_of(lineage)
+        if hit is not None and hit[0] == study:
+            out.setdefault(hit[1], str(run_id))  # newest first: the latest benchmark of that trial
+    return out
+
+
 def _best_trials(ws: Workspace, log: history.TrialLog, row: pd.Series, labels: Sequence[str]) -> None:
     from engine.tune.study import best_trials
 
     best = best_trials(log.study)
     if not best:
         return
-    runs = state.runs(ws)
-    lineage = runs["lineage"].fillna("").astype(str) if "lineage" in runs.columns else pd.Series([], dtype=str)
-    rows, run_ids = [], []
-    for b in best[:50]:
-        prefix = f"trial {b.number} of study {row['study']}:"
-        match = runs.loc[lineage.str.startswith(prefix), "run_id"] if len(runs) else []
-        run_id = str(match.iloc[0]) if len(match) else None
-        if run_id:
-            run_ids.append(run_id)
-        rows.append({"trial": b.number, **{lab: v for lab, v in zip(labels, b.values, strict=False)},
-                     "feasible": b.feasible, "params": json.dumps(b.params, default=str)[:300],
-                     "stored run": run_id or "not saved"})
+    saved = saved_runs(ws, str(row["study"]))
+    rows = [{"trial": b.number, **{lab: v for lab, v in zip(labels, b.values, strict=False)},
+             "feasible": b.feasible, "params": json.dumps(b.params, default=str)[:300],
+             "stored run": saved.get(b.number, "not saved")} for b in best[:50]]
     title = "Pareto set" if log.n_objectives > 1 else "Best trial"
     st.markdown(f"**{title}** — {len(best)} trial(s)"
                 + ("" if all(b.feasible for b in best) else " · no trial meets every constraint: best overall shown"))
     st.dataframe(pd.DataFrame(rows), hide_index=True, key=KEY + "best_table")
+    run_ids = list(dict.fromkeys([saved[b.number] for b in best if b.number in saved] + list(saved.values())))
     if run_ids:
-        st.page_link(nav.compare_page(), label=f"Compare the {len(run_ids)} saved best trial(s)",
+        st.page_link(nav.compare_page(), label=f"Compare the {min(len(run_ids), 50)} saved trial(s)",
                      icon=":material/compare_arrows:", query_params={"runs": ",".join(run_ids[:50])})
 
 
@@ -193,6 +203,13 @@ def _trials_table(trials: pd.DataFrame, labels: Sequence[str]) -> None:
             lambda p: json.dumps(p, default=str)[:300]))
         st.dataframe(shown[["number", "state", "feasible", *value_cols.values(), "duration_s", "params"]],
                      hide_index=True, key=KEY + "trials_table")
+        complete = part.loc[part["state"] == "COMPLETE", "number"].tolist()
+        chosen = st.multiselect("Save and benchmark trials", complete, key=KEY + "save_trials",
+                                max_selections=MAX_SAVED_TRIALS, placeholder="complete trials on this page",
+                                help="refit on every row, saved as models and benchmarked on the study's folds, "
+                                     "so they show on the Compare page")
+        if st.button("Save and benchmark", key=KEY + "save", disabled=not chosen, icon=":material/save:"):
+            st.session_state[SAVE_REQUEST] = [int(n) for n in chosen]
 
 
 def _optuna_dashboard(ws: Workspace, url: str, allowed: bool) -> None:

@@ -1,4 +1,4 @@
-"""The built-in job kinds: benchmark, tune, describe, register_model, register_dataset.
+"""The built-in job kinds: benchmark, tune, tune_save, describe, register_model, register_dataset.
 
 Each handler runs in the worker, under the job's limits. Uploads are parsed
 here, never in the server; a bad upload fails with one line and leaves nothing
@@ -24,6 +24,7 @@ from engine.jobs.spec import (
     RegisterDatasetPayload,
     RegisterModelPayload,
     TunePayload,
+    TuneSavePayload,
 )
 from engine.workspace import Workspace
 
@@ -40,6 +41,13 @@ def tune(ctx: JobContext, payload: TunePayload) -> dict[str, Any]:
     from engine.tune.run import execute
 
     return execute(ctx.ws, payload, ctx.progress, owner=ctx.owner)
+
+
+@register("tune_save")
+def tune_save(ctx: JobContext, payload: TuneSavePayload) -> dict[str, Any]:
+    from engine.tune.run import execute_save
+
+    return execute_save(ctx.ws, payload, ctx.progress, owner=ctx.owner)
 
 
 @register("describe")

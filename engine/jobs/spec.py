@@ -219,6 +219,9 @@ class BenchmarkPayload:
                        recompute=f.get("recompute", bool, default=False))
 
 
+MAX_SAVED_TRIALS = 20  # trials one "save and benchmark" job takes
+
+
 @payload("tune")
 @dataclass(frozen=True)
 class TunePayload:
@@ -270,6 +273,28 @@ class TunePayload:
                 space=f.get("space", str, default="", check=lambda t: len(t) <= 20_000, expect="a JSON space"),
                 threads=f.get("threads", int, default=None, check=lambda n: 1 <= n <= 4096, expect="1 to 4096"),
                 save_best=f.get("save_best", int, default=5, check=lambda n: 0 <= n <= 50, expect="0 to 50"))
+
+
+@payload("tune_save")
+@dataclass(frozen=True)
+class TuneSavePayload:
+    """Save chosen trials of a study as models and benchmark them (the study's own request says how)."""
+
+    study: str
+    storage: str
+    trials: tuple[int, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"study": self.study, "storage": self.storage, "trials": list(self.trials)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> TuneSavePayload:
+        with Fields(data, "tune save request") as f:
+            return cls(study=f.get("study", str, check=_text, expect="a study name"),
+                       storage=f.get("storage", str, check=_text, expect="a storage URL"),
+                       trials=tuple(f.get("trials", list, check=lambda t: 1 <= len(t) <= MAX_SAVED_TRIALS and all(
+                           isinstance(n, int) and not isinstance(n, bool) and 0 <= n < 10**7 for n in t),
+                           expect=f"1 to {MAX_SAVED_TRIALS} trial numbers")))
 
 
 @payload("describe")

@@ -18,17 +18,31 @@ trained on and gives its cross-validated score from the study, the honest one.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from engine import metrics
 from engine.errors import FrontierError, first_line, option
 from engine.jobs.progress import Reporter, Scoped, as_reporter
-from engine.jobs.spec import TunePayload
+from engine.jobs.spec import TunePayload, TuneSavePayload
 from engine.workspace import Workspace
 
 TUNE_END = 0.8  # progress share of the trials; saving and benchmarking the best take the rest
 REQUEST_ATTR = "frontier_request"  # the tune request, without its storage URL (it may hold a password)
 BEST_LATENCY = {"batch_sizes": (1, 32), "min_time_s": 0.2, "min_count": 20}
+# a saved trial's lineage starts "trial N of study S", then ":" or " (" (study names have neither)
+_TRIAL_LINEAGE = re.compile(r"trial (\d{1,7}) of study ([A-Za-z0-9][A-Za-z0-9._-]{0,99})(?=: | \()")
+
+
+def lineage_prefix(number: int, study: str) -> str:
+    """How a saved trial's lineage begins."""
+    return f"trial {number} of study {study}"
+
+
+def trial_of(lineage: object) -> tuple[str, int] | None:
+    """``(study, trial number)`` of a model saved from a study, read from its lineage; None otherwise."""
+    m = _TRIAL_LINEAGE.match(lineage) if isinstance(lineage, str) else None
+    return (m.group(2), int(m.group(1))) if m else None
 
 
 def spec_of(payload: TunePayload, ws: Workspace | None = None):
@@ -82,8 +96,53 @@ def execute(ws: Workspace, payload: TunePayload, progress: Any = None, *, owner:
                             for b in best]}
 
 
+def request_of(study: Any, storage_url: str) -> TunePayload:
+    """The tune request a study was made with (stored in it by the tune job), with ``storage_url``."""
+    request = study.user_attrs.get(REQUEST_ATTR)
+    if not isinstance(request, dict):
+        raise FrontierError(f"{option('study')}: '{study.study_name[:60]}' was not made by a Frontier tune job")
+    return TunePayload.from_dict(request | {"storage": storage_url, "study": study.study_name})
+
+
+def execute_save(ws: Workspace, payload: TuneSavePayload, progress: Any = None, *,
+                 owner: str | None = None) -> dict[str, Any]:
+    """Save the chosen complete trials of a study as models and benchmark them on its folds."""
+    import optuna
+    from optuna.trial import TrialState
+
+    from engine import datasets
+    from engine.tune import spaces
+    from engine.tune.storage import open_storage
+    from engine.tune.study import BestTrial, feasible
+
+    steps = as_reporter(progress)
+    storage = open_storage(payload.storage, heartbeat_s=None, grace_s=None)
+    try:
+        study = optuna.load_study(study_name=payload.study, storage=storage)
+    except KeyError:
+        raise FrontierError(f"{option('study')}: no study '{payload.study[:60]}' in that storage") from None
+    request = request_of(study, payload.storage)
+    by_number = {t.number: t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))}
+    missing = [n for n in payload.trials if n not in by_number]
+    if missing:
+        raise FrontierError(f"trial(s) {', '.join(map(str, missing[:10]))} of study '{payload.study}' did not "
+                            "complete, so there is no model to save")
+    chosen = [BestTrial(n, list(by_number[n].values), dict(by_number[n].params), feasible(by_number[n]))
+              for n in dict.fromkeys(payload.trials)]
+    spec = spec_of(request)
+    fam = spaces.family(request.family)
+    steps.step("preparing the data", 0.0)
+    dataset = datasets.load(ws, request.dataset_id)
+    prep = datasets.prepare(dataset, target=request.target, task=request.task, n_splits=request.cv,
+                            numeric=fam.needs_numeric, needed_by=option("family", fam.name) if fam.needs_numeric else None)
+    saved = _save_and_benchmark(ws, request, spec, prep, dataset, chosen, steps, owner=owner, start=0.0)
+    return {"study": payload.study, "saved": [b.to_dict() | saved.get(b.number, {"artifact_id": None, "run_id": None})
+                                              for b in chosen]}
+
+
 def _save_and_benchmark(ws: Workspace, payload: TunePayload, spec, prep, dataset, best, steps: Reporter, *,
-                        owner: str | None) -> dict[int, dict[str, Any]]:
+                        owner: str | None, start: float = TUNE_END) -> dict[int, dict[str, Any]]:
+    """Refit ``best`` on every row, register them, benchmark them; progress from ``start`` to 1."""
     import dataclasses
 
     from engine import benchmark, datasets, models
@@ -97,10 +156,10 @@ def _save_and_benchmark(ws: Workspace, payload: TunePayload, spec, prep, dataset
     y = prep.y
     infos, numbers = [], []
     for i, b in enumerate(best):
-        steps.step(f"saving trial {b.number}", TUNE_END + 0.05 * i / len(best))
+        steps.step(f"saving trial {b.number}", start + 0.05 * i / len(best))
         params = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in b.params.items())
         name = f"{payload.family} trial {b.number} ({payload.study})"
-        lineage = f"trial {b.number} of study {payload.study}: {params}"
+        lineage = f"{lineage_prefix(b.number, payload.study)}: {params}"
         try:
             model = fam.build(b.params, task=payload.task, seed=payload.seed, threads=payload.threads or 1)
             model = model.fit(prep.X, y)
@@ -112,7 +171,7 @@ def _save_and_benchmark(ws: Workspace, payload: TunePayload, spec, prep, dataset
                                              display_name=name, lineage=lineage[:300], owner=owner)
         except (FrontierError, ArithmeticError, ValueError) as exc:
             # a family whose fitted types the skops allow-list refuses, or a refit that diverged
-            steps.step(f"trial {b.number} not saved: {first_line(exc)}", TUNE_END + 0.05)
+            steps.step(f"trial {b.number} not saved: {first_line(exc)}", start + 0.05)
             continue
         infos.append(info)
         numbers.append(b.number)
@@ -125,8 +184,8 @@ def _save_and_benchmark(ws: Workspace, payload: TunePayload, spec, prep, dataset
     plan = dataclasses.replace(plan, runs=[dataclasses.replace(r, rows_seen=True) if r.mode == "as-is" else r
                                            for r in plan.runs])
     if plan.pending:
-        steps.step(f"benchmarking {len(plan.pending)} best model(s) on the study's folds", TUNE_END + 0.05)
-        run_benchmark(ws, plan.to_request(), Scoped(steps, TUNE_END + 0.05, 1.0, "best models: "))
+        steps.step(f"benchmarking {len(plan.pending)} saved model(s) on the study's folds", start + 0.05)
+        run_benchmark(ws, plan.to_request(), Scoped(steps, start + 0.05, 1.0, "saved models: "))
     return {n: {"artifact_id": r.artifact.id, "run_id": r.run_id} for n, r in zip(numbers, plan.runs, strict=True)}
 
 
@@ -149,7 +208,7 @@ def _register_torch(ws: Workspace, model: Any, payload: TunePayload, spec, prep,
     trained = (f"torch {model.arch} trained on {model.n_train_rows_} of the {prep.n_rows} rows of '{dataset.name}'"
                f"{held}, so a benchmark on them scores rows it saw; its {payload.cv}-fold {metric} in the study: "
                f"{b.values[0]:.4g}")
-    lineage = f"trial {b.number} of study {payload.study} ({trained}): {params}"
+    lineage = f"{lineage_prefix(b.number, payload.study)} ({trained}): {params}"
     # Frontier built these bytes itself, from its own code and the study's parameters: trusted, as the
     # bundled samples are (a TorchScript archive is otherwise refused untrusted)
     info = models.register_bytes(ws, model.to_torchscript(), f"{payload.family}-trial{b.number}.pt", trusted=True,

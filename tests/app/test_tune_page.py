@@ -82,6 +82,16 @@ def test_launching_a_study_runs_it_as_a_job_and_shows_its_charts_and_best_trial(
         at.segmented_control(key="tune:plot").set_value(kind).run()
         assert not at.exception and not errors(at), (kind, errors(at))
         assert at.get("plotly_chart")
+    # any complete trial can be saved and benchmarked, and then joins the Compare link
+    other = next(t.number for t in study.trials if t.values and t.number != best.number)
+    at.multiselect(key="tune:save_trials").set_value([other]).run()
+    at.button(key="tune:save").click().run()
+    assert not errors(at), errors(at)
+    wait_for_jobs(workspace)
+    at.run()
+    assert any(f"1 trial(s) of {name} saved and benchmarked" in t for t in texts(at)), texts(at)
+    links = [p.proto.label for p in at.get("page_link")]
+    assert any("Compare the 2 saved trial(s)" in label for label in links), links
 
 
 def test_bad_inputs_are_answered_in_the_forms_words_and_start_nothing(workspace):

@@ -1,0 +1,76 @@
+"""Saving chosen trials of a study (the ``tune_save`` job): any complete trial becomes a model and a run on the
+study's folds whose score equals the trial's; trials that did not complete, foreign studies and forged
+lineages are refused or ignored."""
+
+from __future__ import annotations
+
+import shutil
+
+import optuna
+import pytest
+from frontier_support import run_cli
+
+from engine import jobs
+from engine.errors import FrontierError
+from engine.jobs.spec import TuneSavePayload
+from engine.results import ResultStore
+from engine.tune.run import lineage_prefix, trial_of
+from engine.workspace import Workspace
+
+
+@pytest.fixture(scope="module")
+def tuned(tmp_path_factory):
+    ws = tmp_path_factory.mktemp("save") / "ws"
+    result = run_cli("tune", "--family", "logreg", "--data", "wine", "--trials", "6", "--cv", "3", "--pruner", "none",
+                     "--save-best", "0", "--study", "s", "--workspace", ws, "--json")
+    assert result.returncode == 0, str(result)
+    return ws, result.json
+
+
+def _copy(tuned, tmp_path) -> tuple[Workspace, str]:
+    src, doc = tuned
+    shutil.copytree(src, tmp_path / "ws")
+    ws = Workspace.open(tmp_path / "ws")
+    return ws, f"sqlite:///{tmp_path / 'ws' / 'studies.db'}"
+
+
+def test_a_chosen_trial_is_saved_and_benchmarked_with_the_trials_score(tuned, tmp_path):
+    ws, url = _copy(tuned, tmp_path)
+    study = optuna.load_study(study_name="s", storage=url)
+    worst = min((t for t in study.trials if t.values), key=lambda t: t.values[0])
+    status = jobs.run(ws, {"kind": "tune_save", "study": "s", "storage": url, "trials": [worst.number]})
+    assert status.state == "done", status.error
+    (saved,) = status.result["saved"]
+    assert saved["number"] == worst.number and saved["run_id"]
+    run = ResultStore(ws).summary(saved["run_id"])
+    assert trial_of(run["lineage"]) == ("s", worst.number)
+    assert run["accuracy_mean"] == pytest.approx(worst.values[0], abs=1e-12)  # same folds, refit per fold
+
+
+def test_trials_that_did_not_complete_and_foreign_studies_are_refused(tuned, tmp_path):
+    ws, url = _copy(tuned, tmp_path)
+    status = jobs.run(ws, {"kind": "tune_save", "study": "s", "storage": url, "trials": [999]})
+    assert status.state == "failed" and "999" in status.error and "did not complete" in status.error
+    optuna.create_study(storage=url, study_name="theirs").optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=1)
+    status = jobs.run(ws, {"kind": "tune_save", "study": "theirs", "storage": url, "trials": [0]})
+    assert status.state == "failed" and "not made by a Frontier tune job" in status.error
+    assert len(ResultStore(ws).runs()) == 0  # nothing half-saved
+
+
+@pytest.mark.parametrize("trials", [[], [True], [-1], ["3"], list(range(21))])
+def test_the_request_is_checked(trials):
+    with pytest.raises(FrontierError):
+        TuneSavePayload.from_dict({"study": "s", "storage": "sqlite:///x.db", "trials": trials})
+
+
+@pytest.mark.parametrize("lineage,expected", [
+    (f"{lineage_prefix(3, 's-1.b')}: C=1", ("s-1.b", 3)),
+    (f"{lineage_prefix(12, 'x')} (torch mlp trained on ...): lr=0.1", ("x", 12)),
+    ("trial 3 of study s", None),  # no separator: not how the engine writes it
+    ("uploaded: trial 3 of study s: C=1", None),  # not at the start
+    ("trial 3 of study ../etc: x", None),  # not a study name
+    ("trial 99999999 of study s: x", None),
+    (None, None), (3, None),
+])
+def test_trial_of_reads_only_the_engines_own_lineage(lineage, expected):
+    assert trial_of(lineage) == expected
