@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib
 import math
+import re
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -236,6 +237,29 @@ def column_higher_is_better(column: str) -> bool | None:
         return COST_BY_NAME[column].higher_is_better
     name = column.removesuffix("_mean")
     return BY_NAME[name].higher_is_better if name in BY_NAME else None
+
+
+_LIMIT_RE = re.compile(r"\s*([a-z0-9_]+)\s*(<=|>=)\s*([-+0-9.eE]+)\s*")
+
+
+def parse_limit(text: str, *, opt: str, what: str = "COLUMN") -> tuple[str, str, float]:
+    """``COLUMN<=V`` or ``COLUMN>=V`` as ``(column, op, finite limit)``: the shared grammar of
+    ``--budget`` (compare) and ``--constraint`` (tune); ``opt`` names the option in errors
+    (:func:`engine.errors.option`). Which columns and directions are allowed is the caller's rule."""
+    from engine.errors import FrontierError, option
+
+    m = _LIMIT_RE.fullmatch(text) if isinstance(text, str) else None
+    if m is None:
+        raise FrontierError(f"{option(opt)} takes {what}<=VALUE or {what}>=VALUE, e.g. latency_p95_ms<=2; "
+                            f"got '{str(text)[:40]}'")
+    column, op, raw = m.groups()
+    try:
+        limit = float(raw)
+    except ValueError:
+        raise FrontierError(f"{option(opt)}: '{raw}' is not a number") from None
+    if not math.isfinite(limit):
+        raise FrontierError(f"{option(opt)}: {column} needs a finite limit, got {raw}")
+    return column, op, limit
 
 
 def column_label(column: str) -> str:

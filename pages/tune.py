@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import nav, state
+from dashboard import actions, nav, state
 from dashboard.auth import gate
 from dashboard.widgets import jobs, tune_form, tune_view
 from dashboard.widgets.errors import guard, show_error
@@ -64,10 +64,16 @@ if view == "new":
         st.info("Register a dataset first.")
         st.page_link(nav.upload_page(), label="Go to Models & data", icon=":material/upload_file:")
         st.stop()
-    payload = tune_form.form(ws, registered, storage=url)
-    if payload is not None:
+    asked = tune_form.form(ws, registered, storage=url)
+    if asked is not None:
+        payload, workers = asked
         title = f"Tune {payload.family} on {payload.study} ({payload.n_trials} trials)"
         if jobs.start(ws, SLOT, {"kind": "tune", **payload.to_dict()}, actor=actor, title=title) is not None:
+            # more workers share the study; only the followed one saves and benchmarks the best trials
+            extra = {"kind": "tune", **payload.to_dict(), "save_best": 0}
+            for i in range(2, workers + 1):
+                with guard("starting another worker"):
+                    actions.submit(ws, extra, actor=actor, title=f"{title}, worker {i}")
             st.session_state[FOCUS] = payload.study  # shown under Studies once it exists
             st.rerun()
     jobs.others(ws, SLOT, actor=actor, current_id=job.job_id if job else None)

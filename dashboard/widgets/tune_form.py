@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pandas as pd
 import streamlit as st
 
@@ -13,6 +15,7 @@ from engine.tune import request, samplers, spaces
 from engine.workspace import Workspace
 
 KEY = "tune:"
+CORES = os.cpu_count() or 1
 SAMPLER_HELP = {"tpe": "TPE (Optuna's default; multivariate)", "random": "Random", "cmaes": "CMA-ES (one objective)",
                 "gp": "Gaussian process", "nsga2": "NSGA-II (several objectives)"}
 PRUNER_HELP = {"auto": "automatic (median for one objective, none for several)", "median": "Median",
@@ -24,8 +27,9 @@ def _default_dataset(registered: pd.DataFrame) -> str:
     return wine[0] if wine else str(registered["id"].iloc[0])
 
 
-def form(ws: Workspace, registered: pd.DataFrame, *, storage: str) -> TunePayload | None:
-    """The inputs; the checked request when "Start study" was pressed (errors shown in the form's words)."""
+def form(ws: Workspace, registered: pd.DataFrame, *, storage: str) -> tuple[TunePayload, int] | None:
+    """The inputs; the checked request and the number of workers when "Start study" was pressed (errors
+    shown in the form's words)."""
     labels = {r.id: f"{r.name} ({r.kind}, {r.n_rows:,} rows)" for r in registered.itertuples()}
     ids = list(labels)
     c1, c2 = st.columns(2)
@@ -68,7 +72,7 @@ def form(ws: Workspace, registered: pd.DataFrame, *, storage: str) -> TunePayloa
                               key=KEY + "pruner", help="stops hopeless trials early, fed one value per fold "
                                                        "(scikit-learn) or per epoch (torch)")
         seed = int(s4.number_input("Seed", min_value=0, max_value=2**31 - 1, value=0, step=1, key=KEY + "seed"))
-        n1, n2, n3, n4 = st.columns(4)
+        n1, n2, n3, n4, n5 = st.columns([1, 1, 1, 1, 2])
         cv = int(n1.number_input("Folds", min_value=2, max_value=10, value=5, step=1, key=KEY + "folds"))
         batch_size = int(n2.number_input("Latency at batch size", min_value=1, max_value=4096, value=1, step=1,
                                          key=KEY + "batch"))
@@ -76,7 +80,14 @@ def form(ws: Workspace, registered: pd.DataFrame, *, storage: str) -> TunePayloa
                                         step=1, key=KEY + "save_best",
                                         help="saved as models and benchmarked on the study's folds, "
                                              "so they show on the Compare page"))
-        study = n4.text_input("Study name", value=request.default_study_name(family, dataset.name),
+        parallel = not storage.startswith("sqlite")
+        workers = int(n4.number_input(
+            "Workers", min_value=1, max_value=CORES if parallel else 1, value=1, step=1, key=KEY + "workers",
+            disabled=not parallel,
+            help="worker processes sharing the study (each a job you can cancel)" if parallel else
+                 "the workspace's SQLite storage takes one worker; whoever runs the server can set "
+                 "FRONTIER_STORAGE to a PostgreSQL URL or a journal file for more"))
+        study = n5.text_input("Study name", value=request.default_study_name(family, dataset.name),
                               key=f"{KEY}study:{family}:{dataset.id}",
                               help="an existing study with the same settings is continued")
         with st.expander("Search space", icon=":material/tune:"):
@@ -96,7 +107,7 @@ def form(ws: Workspace, registered: pd.DataFrame, *, storage: str) -> TunePayloa
                                 storage=storage, objective=objective, constraints=rules, sampler=sampler,
                                 pruner=None if pruner == "auto" else pruner, cv=cv, seed=seed,
                                 batch_size=batch_size, space=space, threads=1, save_best=save_best)
-    return payload if checked.ok else None
+    return (payload, workers) if checked.ok else None
 
 
 def _task_guess(dataset, target: str | None) -> str:

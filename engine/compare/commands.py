@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 from pathlib import Path
 from typing import Any
 
 from engine import metrics
-from engine.errors import FrontierError
-
-BUDGET_RE = re.compile(r"\s*([a-z0-9_]+)\s*(<=|>=)\s*([-+0-9.eE]+)\s*")
+from engine.errors import FrontierError, option
 
 
 def add_arguments(p: argparse.ArgumentParser, *, runs_required: bool) -> None:
@@ -39,27 +36,22 @@ def add_arguments(p: argparse.ArgumentParser, *, runs_required: bool) -> None:
 
 
 def parse_budgets(values: list[str]) -> dict[str, float]:
+    """``--budget`` limits: one per cost, in the cost's own direction, finite and 0 or more."""
     out: dict[str, float] = {}
     for raw in values:
-        m = BUDGET_RE.fullmatch(raw)
-        if m is None:
-            raise FrontierError(f"--budget takes COST<=VALUE or COST>=VALUE, e.g. latency_p95_ms<=2; "
-                                f"got '{raw[:40]}'")
-        name, op, value = m.groups()
+        name, op, limit = metrics.parse_limit(raw, opt="budget", what="COST")
         if name not in metrics.COST_BY_NAME:
-            raise FrontierError(f"--budget: unknown cost '{name}'; choose one of {', '.join(metrics.COST_BY_NAME)}")
+            raise FrontierError(f"{option('budget')}: unknown cost '{name}'; choose one of "
+                                f"{', '.join(metrics.COST_BY_NAME)}")
         cost = metrics.cost(name)
         if (op == ">=") != cost.higher_is_better:
             bound = "a lower bound (>=)" if cost.higher_is_better else "an upper bound (<=)"
-            raise FrontierError(f"--budget: {name} takes {bound}, e.g. {name}{'>=' if cost.higher_is_better else '<='}{value}")
-        try:
-            limit = float(value)
-        except ValueError:
-            raise FrontierError(f"--budget: '{value}' is not a number") from None
-        if not (0 <= limit < float("inf")):
-            raise FrontierError(f"--budget: {name} takes a finite value of 0 or more, got {value}")
+            raise FrontierError(f"{option('budget')}: {name} takes {bound}, e.g. "
+                                f"{name}{'>=' if cost.higher_is_better else '<='}{limit:g}")
+        if limit < 0:
+            raise FrontierError(f"{option('budget')}: {name} takes a finite value of 0 or more, got {limit:g}")
         if name in out:
-            raise FrontierError(f"--budget: {name} is given twice; give one limit per cost")
+            raise FrontierError(f"{option('budget')}: {name} is given twice; give one limit per cost")
         out[name] = limit
     return out
 

@@ -16,7 +16,6 @@ latency at most 2 ms") go through Optuna's constraint API
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,7 +27,6 @@ from engine.errors import FrontierError, option
 
 LATENCY_OBJECTIVE = "latency_p50_ms"
 SIZE_OBJECTIVE = "size_bytes"
-CONSTRAINT_RE = re.compile(r"\s*([a-z0-9_]+)\s*(<=|>=)\s*([-+0-9.eE]+)\s*")
 # a trial's latency: short and cheap, enough for a ranking (a stored benchmark measures properly)
 TRIAL_LATENCY = {"min_time_s": 0.1, "min_count": 10, "warmup": 3, "distinct_batches": 4}
 
@@ -102,17 +100,8 @@ def parse_objective(text: str, task: str, constraints: Sequence[str] = (), *, ba
 
 
 def parse_constraint(text: str, task: str) -> Constraint:
-    m = CONSTRAINT_RE.fullmatch(text)
-    if m is None:
-        raise FrontierError(f"{option('constraint')} takes COLUMN<=VALUE or COLUMN>=VALUE, e.g. latency_p95_ms<=2; "
-                            f"got '{text[:40]}'")
-    column, op, raw = m.groups()
-    try:
-        limit = float(raw)
-    except ValueError:
-        raise FrontierError(f"{option('constraint')}: '{raw}' is not a number") from None
-    if not math.isfinite(limit):
-        raise FrontierError(f"{option('constraint')}: {column} needs a finite limit, got {raw}")
+    """``COLUMN<=V`` / ``COLUMN>=V`` on a cost or one of the task's metrics, either direction."""
+    column, op, limit = metrics.parse_limit(text, opt="constraint")
     if column not in metrics.COST_BY_NAME and (column not in metrics.BY_NAME or metrics.get(column).task != task):
         known = [*metrics.names(task), *metrics.COST_BY_NAME]
         raise FrontierError(f"{option('constraint')}: unknown column '{column}'; choose one of {', '.join(known)}")
