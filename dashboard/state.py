@@ -131,10 +131,11 @@ def tune_storage_url(ws: Workspace) -> str:
 
 @st.cache_resource(max_entries=4, show_spinner=False)
 def tune_storage(url: str) -> Any:
-    """One Optuna storage per URL for the whole server (reads only: no heartbeat)."""
+    """One Optuna storage per URL for the whole server. It only reads: the heartbeat settings (the
+    workers' defaults) let it tell a running trial from one whose worker stopped."""
     from engine.tune.storage import open_storage
 
-    return open_storage(url, heartbeat_s=None, grace_s=None)
+    return open_storage(url)
 
 
 @st.cache_data(ttl=3, max_entries=4, show_spinner=False)

@@ -127,7 +127,12 @@ def detail(ws: Workspace, url: str, row: pd.Series, *, may_open_dashboard: bool)
     m[2].metric("Pruned", f"{n['pruned']:,}")
     m[3].metric("Failed", f"{n['failed']:,}")
     m[4].metric("Infeasible", f"{n['infeasible']:,}", help="completed but breaking a constraint")
-    m[5].metric("Running", f"{log.n_running:,}")
+    stale = f"; {log.n_stale} of them silent past the heartbeat's grace period (their worker stopped: a " \
+        "worker joining the study fails and retries them)" if log.n_stale else ""
+    m[5].metric("Running", f"{log.n_running:,}", help=f"trials started and not finished{stale}")
+    if log.n_stale:
+        st.warning(f"{log.n_stale} running trial(s) have had no heartbeat past the grace period: their worker was "
+                   "stopped. Start the study again (same settings) to fail and retry them.", icon=":material/warning:")
     _best_trials(ws, log, row, labels)
     kind = st.segmented_control("Chart", list(charts.OPTUNA_PLOTS), format_func=charts.OPTUNA_PLOTS.get,
                                 default="history", key=KEY + "plot") or "history"

@@ -88,6 +88,7 @@ class TrialLog:
     _seen: set[int] = field(default_factory=set)
     _frame: pd.DataFrame | None = None
     n_running: int = 0
+    n_stale: int | None = None  # running trials whose worker stopped beating (None: the storage cannot tell)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
@@ -123,12 +124,26 @@ class TrialLog:
                 elif t.number not in self._seen:
                     fresh.append(t)
             self.n_running = running
+            self.n_stale = self._stale() if running else 0
             if fresh or self._frame is None:
                 for t in fresh:
                     self._seen.add(t.number)
                     self._rows.append(_row(t, self.n_objectives))
                 self._frame = _frame(self._rows, self.n_objectives)
             return self._frame
+
+
+    def _stale(self) -> int | None:
+        """RUNNING trials with no heartbeat for the grace period (their worker was killed or cancelled);
+        None where the storage keeps no heartbeats (the journal file, or one opened without them).
+        Reads Optuna's RDB heartbeat table (``_get_stale_trial_ids``, private in Optuna 5.0), never writes."""
+        storage = self.study._storage
+        try:
+            if storage.get_heartbeat_interval() is None:
+                return None
+            return len(storage._get_stale_trial_ids(self.study._study_id))
+        except (AttributeError, NotImplementedError):
+            return None
 
 
 def _row(t: Any, k: int) -> dict[str, Any]:

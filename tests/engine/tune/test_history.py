@@ -222,3 +222,22 @@ def test_best_so_far_info_summaries_equal_numpy():
     assert [b.group for b in info.bands] == ["tpe"]  # a band needs two or more repeats
     fig = charts.best_so_far_figure(info)
     assert any(getattr(t, "fill", None) == "tonexty" for t in fig.data)
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning", "ignore::optuna.exceptions.ExperimentalWarning")
+def test_a_running_trial_whose_worker_stopped_beating_is_counted_stale(tmp_path):
+    import time
+
+    url = f"sqlite:///{tmp_path / 'hb.db'}"
+    storage = optuna.storages.RDBStorage(url, heartbeat_interval=1, grace_period=1)
+    study = optuna.create_study(storage=storage, study_name="hb")
+    alive, dead = study.ask(), study.ask()
+    storage.record_heartbeat(dead._trial_id)  # then its worker is killed: no more heartbeats
+    time.sleep(2.2)  # SQLite keeps whole seconds
+    storage.record_heartbeat(alive._trial_id)
+    log = history.TrialLog.load(storage, "hb")
+    log.refresh()
+    assert (log.n_running, log.n_stale) == (2, 1)
+    unbeating = history.TrialLog.load(optuna.storages.RDBStorage(url), "hb")
+    unbeating.refresh()
+    assert (unbeating.n_running, unbeating.n_stale) == (2, None)  # no heartbeat settings: cannot tell
