@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PORT ?= 8501
 HOST ?= 127.0.0.1
-APT_TEST_PACKAGES := chromium fonts-liberation
+APT_TEST_PACKAGES := chromium fonts-liberation postgresql
 
 .PHONY: install run serve test test-fast lint samples bench clean apt-test-deps
 

@@ -125,7 +125,9 @@ def detail(ws: Workspace, url: str, row: pd.Series, *, may_open_dashboard: bool)
                 if pd.notna(row["requested"]) else None)
     m[1].metric("Complete", f"{n['complete']:,}")
     m[2].metric("Pruned", f"{n['pruned']:,}")
-    m[3].metric("Failed", f"{n['failed']:,}")
+    m[3].metric("Failed", f"{n['failed']:,}", help="raised an error; not counting "
+                f"{n['retried']:,} whose worker stopped and which were run again" if n["retried"] else
+                "raised an error (the message is in the trial's attributes in optuna-dashboard)")
     m[4].metric("Infeasible", f"{n['infeasible']:,}", help="completed but breaking a constraint")
     stale = f"; {log.n_stale} of them silent past the heartbeat's grace period (their worker stopped: a " \
         "worker joining the study fails and retries them)" if log.n_stale else ""

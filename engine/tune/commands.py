@@ -4,19 +4,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 from pathlib import Path
 from typing import Any
 
 from engine.errors import FrontierError
 
-STUDY_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
-
 
 def add_arguments(t: argparse.ArgumentParser) -> None:
     t.add_argument("--family", required=True, metavar="NAME",
-                   help="logreg, random_forest, hist_gradient_boosting or svm")
+                   help="logreg, random_forest, hist_gradient_boosting, svm, mlp or cnn")
     t.add_argument("--data", required=True, metavar="PATH", help="dataset file or built-in name (as for benchmark)")
     t.add_argument("--target", metavar="COL", help="target column (default as for benchmark)")
     t.add_argument("--trials", type=int, required=True, metavar="N", help="finished trials the study should hold")
@@ -31,66 +28,56 @@ def add_arguments(t: argparse.ArgumentParser) -> None:
                                                     "(default $FRONTIER_STORAGE or <workspace>/studies.db)")
     t.add_argument("--study", metavar="NAME", help="study name (default: <family>-<dataset>); an existing "
                                                    "study with the same settings is continued")
-    t.add_argument("--space", metavar="JSON", help="a search space of your own (JSON text or a .json file)")
+    t.add_argument("--space", metavar="JSON", help="a search space of your own: JSON or YAML text, or a .json/.yaml "
+                                                   "file")
     t.add_argument("--cv", type=int, default=5, help="folds (default 5, the benchmark's)")
     t.add_argument("--seed", type=int, default=0, help="fold and sampler seed (default 0)")
     t.add_argument("--batch-size", type=int, default=1, metavar="N", help="batch size latency is measured at")
     t.add_argument("--threads", type=int, metavar="N", help="threads for fits and inference")
     t.add_argument("--save-best", type=int, default=5, metavar="N",
                    help="best trials to save as models and benchmark (default 5, 0 for none)")
+    _add_heartbeat(t, "(default: the study's if it exists, else $FRONTIER_TUNE_HEARTBEAT_S or 60)")
+
+
+def _add_heartbeat(p: argparse.ArgumentParser, default: str) -> None:
+    p.add_argument("--heartbeat", metavar="SECONDS",
+                   help="how often a worker tells the storage its trial is alive; a trial silent for twice "
+                        f"that is failed and retried (PostgreSQL, MySQL, SQLite) {default}")
 
 
 def cmd_tune(args: argparse.Namespace) -> int:
     from engine import datasets, jobs
     from engine.cli import _close_bar, _dataset, _progress_bar
-    from engine.datasets.prepare import Live
-    from engine.jobs.spec import TunePayload
     from engine.owners import local_actor
-    from engine.tune.run import spec_of
-    from engine.tune.samplers import make_pruner, make_sampler
+    from engine.tune import request
     from engine.workspace import Workspace
 
-    if not 1 <= args.trials <= 100_000:
-        raise FrontierError(f"--trials must be between 1 and 100,000, got {args.trials}")
-    if args.cv < 2:
-        raise FrontierError(f"--cv must be at least 2, got {args.cv}")
-    if not 0 <= args.seed < 2**32:
-        raise FrontierError(f"--seed must be between 0 and {2**32 - 1}, got {args.seed}")
-    if args.threads is not None and args.threads < 1:
-        raise FrontierError("--threads must be at least 1")
-    if not 0 <= args.save_best <= 50:
-        raise FrontierError(f"--save-best must be between 0 and 50, got {args.save_best}")
-    from engine.tune import spaces
+    if args.heartbeat is not None:
+        from engine.tune.storage import heartbeat_seconds
 
-    if args.family not in spaces.FAMILIES:
-        raise FrontierError(f"--family: unknown family '{args.family[:40]}'; choose one of {', '.join(spaces.FAMILIES)}")
-    space = _space_text(args.space)
+        heartbeat_seconds(args.heartbeat, what="--heartbeat")
+    space = request.space_from_text(_space_text(args.space))
     ws_root = Path(args.workspace) if args.workspace else None
     probe = Workspace.at(ws_root)
     dataset = _dataset(probe, args.data)
-    described = Live(dataset) if isinstance(dataset, datasets.Dataset) else dataset
-    checked = datasets.check(described, target=args.target, n_splits=args.cv, numeric=False)
-    name = args.study or f"{args.family}-{dataset.name}"
-    if not STUDY_NAME_RE.fullmatch(name):
-        raise FrontierError(f"--study: '{name[:40]}' must be letters, digits, '.', '_' or '-' (at most 100)")
-    payload = TunePayload(family=args.family, dataset_id=dataset.id, target=checked.target, task=checked.task,
-                          n_trials=args.trials, study=name, storage=_storage(args.storage, probe),
-                          objective=args.objective, constraints=tuple(args.constraint), sampler=args.sampler,
-                          pruner=args.pruner or "median", cv=args.cv, seed=args.seed, batch_size=args.batch_size,
-                          space=space, threads=args.threads, save_best=args.save_best)
-    spec = spec_of(payload)  # family, objective, constraints and space, in flag words
-    n = len(spec.objective.directions)
-    pruner = args.pruner or ("median" if n == 1 else "none")
-    make_sampler(args.sampler, seed=args.seed, n_objectives=n, constrained=bool(spec.objective.constraints))
-    make_pruner(pruner, n_objectives=n)
-    payload = TunePayload(**(payload.to_dict() | {"pruner": pruner, "constraints": tuple(args.constraint)}))
-    if payload.storage.startswith(("postgresql", "mysql")):  # a server: reachable before anything is written
+    name = args.study or request.default_study_name(args.family, dataset.name)
+    payload = request.build(dataset, family=args.family, target=args.target, n_trials=args.trials, study=name,
+                            storage=_storage(args.storage, probe), objective=args.objective,
+                            constraints=tuple(args.constraint), sampler=args.sampler, pruner=args.pruner, cv=args.cv,
+                            seed=args.seed, batch_size=args.batch_size, space=space, threads=args.threads,
+                            save_best=args.save_best)
+    recorded = None
+    if payload.storage.startswith(("postgresql", "mysql")) or (
+            payload.storage.startswith("sqlite:///") and Path(payload.storage[10:].partition("?")[0]).is_file()):
+        # a server: reachable before anything is written; an existing study: its heartbeat
         from engine.tune.storage import open_storage
 
         try:
-            open_storage(payload.storage, heartbeat_s=None, grace_s=None)
+            storage = open_storage(payload.storage, heartbeat_s=None, grace_s=None)
         except FrontierError as exc:
             raise FrontierError(f"--storage: {exc.message}") from None
+        recorded = _recorded_heartbeat(storage, name)
+    _use_heartbeat(args.heartbeat, recorded, name)
     ws = Workspace.open(ws_root)
     owner = local_actor().name
     if isinstance(dataset, datasets.Dataset):
@@ -118,6 +105,7 @@ def add_worker_arguments(w: argparse.ArgumentParser) -> None:
     w.add_argument("--trials", type=int, metavar="N", help="finished trials the study should hold in all "
                                                            "(default: what `tune` asked for)")
     w.add_argument("--threads", type=int, metavar="N", help="threads for fits and inference")
+    _add_heartbeat(w, "(default: the study's; another is refused)")
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
@@ -147,6 +135,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     except KeyError:
         raise FrontierError(f"--study: no study '{args.study[:60]}' in that storage; start it with "
                             "`python -m engine tune --storage ...`") from None
+    _use_heartbeat(args.heartbeat, _recorded_heartbeat(study, args.study), args.study)
     request = study.user_attrs.get(REQUEST_ATTR)
     if not isinstance(request, dict):
         raise FrontierError(f"--study: '{args.study[:60]}' was not made by `python -m engine tune`")
@@ -178,6 +167,40 @@ def cmd_worker(args: argparse.Namespace) -> int:
     return 0
 
 
+def _recorded_heartbeat(storage_or_study, name: str) -> int | None:
+    """The heartbeat a study was started with (``None``: no such study, or none recorded)."""
+    import optuna
+
+    from engine.tune.study import HEARTBEAT_ATTR
+
+    study = storage_or_study
+    if not isinstance(study, optuna.Study):
+        try:
+            study = optuna.load_study(study_name=name, storage=storage_or_study)
+        except KeyError:
+            return None
+    value = study.user_attrs.get(HEARTBEAT_ATTR)
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _use_heartbeat(flag: str | None, recorded: int | None, study: str) -> None:
+    """Check ``--heartbeat`` against the study's and hand the value to the job's worker process
+    (which opens the storage) through ``$FRONTIER_TUNE_HEARTBEAT_S``."""
+    import os
+
+    from engine.tune.storage import HEARTBEAT_ENV, heartbeat_seconds
+
+    if flag is not None:
+        value = heartbeat_seconds(flag, what="--heartbeat")
+        if recorded is not None and value != recorded:
+            raise FrontierError(f"--heartbeat: study '{study[:60]}' was started with --heartbeat {recorded}; "
+                                f"give {recorded} or leave it out (workers of one study must agree on when a "
+                                "silent trial is given up)")
+    else:
+        value = recorded if recorded is not None else heartbeat_seconds()
+    os.environ[HEARTBEAT_ENV] = str(value)
+
+
 def _storage(url: str | None, ws) -> str:
     from engine.tune.storage import resolve
 
@@ -193,8 +216,14 @@ def _space_text(value: str | None) -> str:
     if value.lstrip().startswith("{"):
         return value
     path = Path(value)
-    if not path.is_file():
-        raise FrontierError(f"--space takes JSON text or a .json file; '{value[:60]}' is neither")
+    try:
+        is_file = path.is_file()
+    except OSError:  # a name too long for the file system: text
+        is_file = False
+    if not is_file:
+        if ":" in value:  # YAML text: parameter: {type: ..., ...}
+            return value
+        raise FrontierError(f"--space takes JSON or YAML text, or a .json/.yaml file; '{value[:60]}' is neither")
     if path.stat().st_size > 20_000:
         raise FrontierError(f"--space: {path.name} is larger than 20 KB")
     return path.read_text(encoding="utf-8", errors="replace")

@@ -26,12 +26,13 @@ import pandas as pd
 
 from engine.errors import FrontierError
 from engine.tune.samplers import is_feasible
+from engine.tune.study import SURPLUS_ATTR
 
 FINISHED = ("COMPLETE", "PRUNED", "FAIL")
 MAX_COMPARED = 24  # studies overlaid at once
 HV_POINTS = 200  # hypervolume is evaluated at most this many times along a study
 TRIAL_COLUMNS = ["number", "state", "feasible", "datetime_start", "datetime_complete", "duration_s",
-                 "elapsed_s", "order", "params", "n_steps"]
+                 "elapsed_s", "order", "params", "n_steps", "retried"]
 
 
 # ------------------------------------------------------------------ studies
@@ -122,12 +123,13 @@ class TrialLog:
                 if t.state.name not in FINISHED:
                     running += 1
                 elif t.number not in self._seen:
-                    fresh.append(t)
+                    self._seen.add(t.number)
+                    if not t.user_attrs.get(SURPLUS_ATTR):  # never sampled: a worker's bookkeeping
+                        fresh.append(t)
             self.n_running = running
             self.n_stale = self._stale() if running else 0
             if fresh or self._frame is None:
                 for t in fresh:
-                    self._seen.add(t.number)
                     self._rows.append(_row(t, self.n_objectives))
                 self._frame = _frame(self._rows, self.n_objectives)
             return self._frame
@@ -151,15 +153,18 @@ def _row(t: Any, k: int) -> dict[str, Any]:
     feasible = t.state.name == "COMPLETE" and is_feasible(t)
     row = {"number": t.number, "state": t.state.name, "feasible": feasible, "datetime_start": t.datetime_start,
            "datetime_complete": t.datetime_complete, "params": dict(t.params),
-           "n_steps": len(t.intermediate_values)}
+           "n_steps": len(t.intermediate_values),
+           "retry_of": tuple(int(n) for n in (t.system_attrs.get("retry_history") or ()) if isinstance(n, int))}
     for i in range(k):
         row[f"value_{i}"] = float(values[i]) if i < len(values) and values[i] is not None else math.nan
     return row
 
 
 def _frame(rows: list[dict[str, Any]], k: int) -> pd.DataFrame:
-    cols = [c for c in TRIAL_COLUMNS if c not in ("duration_s", "elapsed_s", "order")]
-    frame = pd.DataFrame(rows, columns=[*cols, *(f"value_{i}" for i in range(k))])
+    cols = [c for c in TRIAL_COLUMNS if c not in ("duration_s", "elapsed_s", "order", "retried")]
+    frame = pd.DataFrame(rows, columns=[*cols, "retry_of", *(f"value_{i}" for i in range(k))])
+    retried = {n for r in rows for n in r["retry_of"]}  # failed when their worker died, run again
+    frame["retried"] = frame["number"].isin(retried)
     start = pd.to_datetime(frame["datetime_start"])
     end = pd.to_datetime(frame["datetime_complete"]).fillna(start)
     frame["duration_s"] = (end - start).dt.total_seconds()
@@ -318,10 +323,13 @@ def final_best(trials: pd.DataFrame, *, maximize: bool, objective: int = 0) -> f
 
 
 def counts(trials: pd.DataFrame) -> dict[str, int]:
-    """Finished trials by state, and how many completed ones were infeasible."""
+    """Finished trials by state (failed ones that were retried apart: their retry counts instead, as in
+    :func:`engine.tune.study.tally`), and how many completed ones were infeasible."""
     states = trials["state"].value_counts()
     complete = int(states.get("COMPLETE", 0))
-    return {"complete": complete, "pruned": int(states.get("PRUNED", 0)), "failed": int(states.get("FAIL", 0)),
+    retried = int((trials["retried"] & (trials["state"] == "FAIL")).sum())
+    return {"complete": complete, "pruned": int(states.get("PRUNED", 0)),
+            "failed": int(states.get("FAIL", 0)) - retried, "retried": retried,
             "infeasible": complete - int(trials["feasible"].sum())}
 
 

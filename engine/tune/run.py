@@ -19,6 +19,7 @@ trained on and gives its cross-validated score from the study, the honest one.
 from __future__ import annotations
 
 import re
+import time
 from typing import Any
 
 from engine import metrics
@@ -67,7 +68,7 @@ def execute(ws: Workspace, payload: TunePayload, progress: Any = None, *, owner:
     from engine import datasets
     from engine.tune import spaces
     from engine.tune.storage import mask, open_storage
-    from engine.tune.study import best_trials, open_study, optimize
+    from engine.tune.study import best_trials, open_study, optimize, tally
 
     steps = as_reporter(progress)
     spec = spec_of(payload)
@@ -83,10 +84,15 @@ def execute(ws: Workspace, payload: TunePayload, progress: Any = None, *, owner:
         study.set_user_attr(REQUEST_ATTR, payload.to_dict() | {"storage": ""})
     threads = payload.threads or 1
 
-    def on_trial(done: int, total: int) -> None:
-        steps(TUNE_END * done / total, f"trial {done} of {total}")
+    started, first = time.monotonic(), tally(study.get_trials(deepcopy=False)).counted
 
-    steps.step(f"trial 0 of {payload.n_trials}", 0.01)
+    def on_trial(done: int, total: int) -> None:
+        # each trial is its own step, so a per-step time limit bounds one trial, not the whole study
+        steps.step(f"{done} of {total} trials done", TUNE_END * done / total, name="trial")
+        if done > first:  # the rate of the whole study (every worker's trials), from this worker's start
+            steps.eta((time.monotonic() - started) / (done - first) * (total - done))
+
+    steps.step(f"{first} of {payload.n_trials} trials done", 0.01, name="trial")
     optimize(study, spec, prep, n_trials=payload.n_trials, threads=threads, on_trial=on_trial)
     best = best_trials(study)
     saved = _save_and_benchmark(ws, payload, spec, prep, dataset, best[:payload.save_best], steps, owner=owner)

@@ -14,11 +14,17 @@ Accepted forms (anything else is refused with one line naming these):
   Optuna 5.0's ``JournalStorage`` has no heartbeat: a trial whose worker was killed stays
   RUNNING there; the RDB storages mark it FAIL after ``grace_s`` and retry it.
 
+Heartbeats: a worker on an RDB storage records one every :data:`DEFAULT_HEARTBEAT_S` seconds
+(``--heartbeat`` of ``tune``/``worker``, or ``$FRONTIER_TUNE_HEARTBEAT_S``); a RUNNING trial
+silent for twice that is stale, marked FAIL and retried. A study keeps the value it was
+started with (:mod:`engine.tune.study`), so every worker of it waits the same grace period.
+
 A password in a URL is never shown: :func:`mask` writes ``user:***@host``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import re
@@ -36,6 +42,10 @@ if TYPE_CHECKING:
 
 DEFAULT_FILE = "studies.db"
 ENV_VAR = "FRONTIER_STORAGE"
+HEARTBEAT_ENV = "FRONTIER_TUNE_HEARTBEAT_S"
+DEFAULT_HEARTBEAT_S = 60
+MAX_HEARTBEAT_S = 3600
+FROM_ENV = "env"  # open_storage's default: $FRONTIER_TUNE_HEARTBEAT_S, else DEFAULT_HEARTBEAT_S
 ACCEPTED = (
     "sqlite:///PATH, postgresql://USER@HOST/DB (or postgresql+psycopg2://), "
     "journal:PATH, or mysql+pymysql:// with pymysql installed"
@@ -76,21 +86,46 @@ def resolve(url: str | None, ws: Workspace, *, workers: int = 1) -> str:
     return normal
 
 
+def heartbeat_seconds(value: object = None, *, what: str = "heartbeat") -> int:
+    """A heartbeat interval in whole seconds (1 to :data:`MAX_HEARTBEAT_S`): ``value``, else
+    ``$FRONTIER_TUNE_HEARTBEAT_S``, else :data:`DEFAULT_HEARTBEAT_S`; one line naming ``what``
+    when it is not one."""
+    if value is None:
+        raw = os.environ.get(HEARTBEAT_ENV, "").strip()
+        if not raw:
+            return DEFAULT_HEARTBEAT_S
+        what, value = HEARTBEAT_ENV, raw
+    if isinstance(value, str):
+        with contextlib.suppress(ValueError):
+            value = int(value.strip())
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_HEARTBEAT_S:
+        raise FrontierError(f"{what} must be a whole number of seconds from 1 to {MAX_HEARTBEAT_S}, "
+                            f"got {str(value)[:40]!r}")
+    return value
+
+
 def open_storage(
-    url: str, *, heartbeat_s: int | None = 60, grace_s: int | None = 120
+    url: str, *, heartbeat_s: int | str | None = FROM_ENV, grace_s: int | None = None
 ) -> optuna.storages.BaseStorage:
     """An Optuna storage for a URL accepted by :func:`resolve`.
 
-    RDB storages (SQLite, PostgreSQL, MySQL) get a heartbeat every ``heartbeat_s`` seconds; a
-    RUNNING trial silent for ``grace_s`` seconds is marked FAIL and re-queued, up to
-    :data:`MAX_RETRY` times. ``heartbeat_s=None`` turns that off. The journal storage has no
-    heartbeat in Optuna 5.0 (both arguments are ignored there).
+    RDB storages (SQLite, PostgreSQL, MySQL) get a heartbeat every ``heartbeat_s`` seconds
+    (default: :func:`heartbeat_seconds`, 60 unless ``$FRONTIER_TUNE_HEARTBEAT_S`` says
+    otherwise); a RUNNING trial silent for ``grace_s`` seconds (default twice the heartbeat)
+    is marked FAIL and re-queued, up to :data:`MAX_RETRY` times. ``heartbeat_s=None`` turns
+    that off. The journal storage has no heartbeat in Optuna 5.0 (both arguments are ignored
+    there).
     """
     import optuna
 
     kind, normal = _check(url)
-    if heartbeat_s is not None and (not isinstance(heartbeat_s, int) or heartbeat_s <= 0):
+    if heartbeat_s == FROM_ENV:
+        heartbeat_s = heartbeat_seconds()
+    if heartbeat_s is not None and (isinstance(heartbeat_s, bool) or not isinstance(heartbeat_s, int)
+                                    or heartbeat_s <= 0):
         raise FrontierError(f"heartbeat must be a positive number of seconds, got {heartbeat_s!r}")
+    if heartbeat_s is not None and grace_s is None:
+        grace_s = 2 * heartbeat_s
     if heartbeat_s is not None and grace_s is not None and grace_s <= heartbeat_s:
         raise FrontierError(
             f"grace period ({grace_s} s) must be longer than the heartbeat ({heartbeat_s} s)"
@@ -210,3 +245,11 @@ def _scrub(message: str, url: str) -> str:
         if secret:
             message = message.replace(secret, "***")
     return mask(message)
+
+
+def heartbeat_of(storage: object) -> int | None:
+    """The heartbeat interval (seconds) of an opened storage, or of a study's storage; ``None``
+    when it has none (the journal storage, an RDB storage opened without one, a URL string)."""
+    storage = getattr(storage, "_storage", storage)  # an optuna.Study holds its storage there
+    get = getattr(storage, "get_heartbeat_interval", None)
+    return get() if callable(get) else None

@@ -241,3 +241,22 @@ def test_a_running_trial_whose_worker_stopped_beating_is_counted_stale(tmp_path)
     unbeating = history.TrialLog.load(optuna.storages.RDBStorage(url), "hb")
     unbeating.refresh()
     assert (unbeating.n_running, unbeating.n_stale) == (2, None)  # no heartbeat settings: cannot tell
+
+
+def test_counts_agree_with_the_studys_tally_on_retried_and_surplus_trials():
+    from engine.tune.study import SURPLUS_ATTR, tally
+
+    study = optuna.create_study(direction="maximize")
+    dist = {"x": FloatDistribution(0, 1)}
+    study.add_trial(create_trial(state=TrialState.FAIL, params={"x": 0.5}, distributions=dist))  # worker died
+    study.add_trial(create_trial(value=0.7, params={"x": 0.5}, distributions=dist,
+                                 system_attrs={"failed_trial": 0, "retry_history": [0]}))  # its retry
+    study.add_trial(create_trial(state=TrialState.FAIL, params={}, distributions={},
+                                 user_attrs={SURPLUS_ATTR: True}))  # lost the race for the last place
+    study.add_trial(create_trial(state=TrialState.FAIL, params={"x": 0.1}, distributions=dist))  # raised
+    study.add_trial(create_trial(state=TrialState.PRUNED, params={"x": 0.2}, distributions=dist))
+    trials = history.TrialLog(study).refresh()
+    n = history.counts(trials)
+    assert n == {"complete": 1, "pruned": 1, "failed": 1, "retried": 1, "infeasible": 0}
+    assert 2 not in set(trials["number"])  # the surplus trial never sampled: not a trial to show
+    assert tally(study.get_trials()).counted == n["complete"] + n["pruned"] + n["failed"]

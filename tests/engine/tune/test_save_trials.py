@@ -28,7 +28,7 @@ def tuned(tmp_path_factory):
 
 
 def _copy(tuned, tmp_path) -> tuple[Workspace, str]:
-    src, doc = tuned
+    src, _ = tuned
     shutil.copytree(src, tmp_path / "ws")
     ws = Workspace.open(tmp_path / "ws")
     return ws, f"sqlite:///{tmp_path / 'ws' / 'studies.db'}"

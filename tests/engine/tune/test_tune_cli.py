@@ -73,15 +73,31 @@ def test_multi_objective_constrained_best_trials_are_feasible_and_non_dominated(
     (["--constraint", "foo<=1"], "--constraint"),
     (["--space", '{"clf__C": {"type": "float", "low": 1, "high": 0}}'], "--space"),
     (["--space", '{"__class__": {"type": "float", "low": 0, "high": 1}}'], "--space"),
+    (["--space", "clf__C: {type: float, low: 1, high: 0}"], "--space"),  # YAML, read then checked
+    (["--space", "clf__C: !!python/object/apply:os.system [touch /tmp/pwned]"], "--space is neither JSON nor YAML"),
+    (["--space", "just words"], "--space takes JSON or YAML text"),
+    (["--family", "cnn", "--data", "wine"], "--family cnn needs images"),  # checked before anything is written
 ])
 def test_bad_flags_exit_2_with_one_line_and_write_nothing(tmp_path, args, words):
     ws = tmp_path / "ws"
-    base = {"--family": "logreg", "--trials": "2"}
+    base = {"--family": "logreg", "--trials": "2", "--data": "digits"}
     for i in range(0, len(args), 2):
         base[args[i]] = args[i + 1]
     flat = [x for kv in base.items() for x in kv]
-    result = run_cli("tune", "--data", "digits", "--workspace", ws, *flat)
+    result = run_cli("tune", "--workspace", ws, *flat)
     lines = result.stderr_lines
     assert result.returncode == 2 and len(lines) == 1 and "Traceback" not in result.stderr, str(result)
     assert words in lines[0] and "s3cret" not in result.stderr
     assert not ws.exists()
+
+
+def test_a_yaml_space_is_searched_as_written(tmp_path):
+    ws = tmp_path / "ws"
+    space = tmp_path / "space.yaml"
+    space.write_text("clf__C:\n  type: float\n  low: 0.5\n  high: 0.6\n")
+    result = run_cli("tune", "--family", "logreg", "--data", "iris", "--trials", "3", "--cv", "2", "--save-best", "0",
+                     "--space", space, "--workspace", ws, "--json")
+    assert result.returncode == 0, str(result)
+    study = optuna.load_study(study_name=result.json["study"], storage=result.json["storage"])
+    values = [t.params["clf__C"] for t in study.trials]
+    assert len(values) == 3 and all(0.5 <= v <= 0.6 for v in values) and set(study.trials[0].params) == {"clf__C"}
