@@ -38,20 +38,27 @@ if job is not None:
         jobs.follow(ws, job, slot=SLOT, actor=actor)
         if study_name:
             tune_view.live(url, study_name)
-    elif job.status.state == "failed":
-        show_error(job.error)
-    elif job.status.state == "cancelled":
-        st.info("The study was stopped; the trials that finished are kept and it can be continued by starting "
-                "it again with the same settings.")
+    elif job.status.state in ("failed", "cancelled"):
+        if job.status.kind == "tune" and study_name:
+            tune_view.release(job.job_id, request)  # its running trial can never finish now
+        if job.status.state == "failed":
+            show_error(job.error)
+        else:
+            st.info("The study was stopped; the trials that finished are kept and it can be continued by "
+                    "starting it again with the same settings.")
     elif job.status.state == "done":
         result = job.status.result or {}
         if job.status.kind == "tune_save":
             saved = [b for b in result.get("saved", []) if b.get("run_id")]
             st.success(f"{len(saved)} trial(s) of {study_name} saved and benchmarked.", icon=":material/check_circle:")
-        else:
-            saved = [b for b in result.get("best_trials", []) if b.get("run_id")]
+        elif result.get("feasible", True):
+            saved = [b for b in result.get("saved", result.get("best_trials", [])) if b.get("run_id")]
             st.success(f"Study {study_name} finished: {result.get('n_trials', '?')} trials; "
                        f"{len(saved)} best trial(s) saved and benchmarked.", icon=":material/check_circle:")
+        else:
+            st.warning(f"Study {study_name} finished, but none of its {result.get('n_trials', '?')} trials meets "
+                       "every constraint: the best trials overall were saved and are marked infeasible. Loosen a "
+                       "constraint or search another space.", icon=":material/warning:")
 
 if st.session_state.get("tune:view") is None or (st.session_state.get(FOCUS) in set(studies["study"])):
     st.session_state["tune:view"] = "studies" if len(studies) else "new"
@@ -86,8 +93,8 @@ names = studies["study"].tolist()
 labels = {r.study: f"{r.study} · {r.family or '?'} · {r.sampler or '?'} · {r.n_trials:,} trials"
           for r in studies.itertuples()}
 picked = [n for n in st.session_state.get("tune:studies") or [] if n in names]
-if st.session_state.get(FOCUS) in names:
-    picked = list(dict.fromkeys([st.session_state.pop(FOCUS), *picked]))
+if st.session_state.get(FOCUS) in names:  # the study just started, alone
+    picked = [st.session_state.pop(FOCUS)]
 st.session_state["tune:studies"] = picked[:MAX_COMPARED] if "tune:studies" in st.session_state or picked \
     else names[:1]
 chosen = st.multiselect("Studies", names, format_func=labels.get, key="tune:studies",

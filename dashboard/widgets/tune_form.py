@@ -43,7 +43,7 @@ def form(ws: Workspace, registered: pd.DataFrame, *, storage: str) -> tuple[Tune
     family = c2.selectbox("Model family", fam_names, format_func=lambda f: spaces.FAMILIES[f].label,
                           key=KEY + "family")
     fam = spaces.FAMILIES[family]
-    with st.form(KEY + "form", border=True):
+    with st.form(KEY + "form", border=True, enter_to_submit=False):
         t1, t2, t3 = st.columns([2, 2, 2])
         if dataset.kind == "tabular":
             target = t1.selectbox("Target column", dataset.columns, index=dataset.columns.index(dataset.default_target),

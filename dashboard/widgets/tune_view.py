@@ -14,6 +14,7 @@ from dashboard import nav, state
 from dashboard.text import md
 from dashboard.widgets.errors import guard
 from engine.charts import tune as charts
+from engine.errors import FrontierError
 from engine.jobs.spec import MAX_SAVED_TRIALS
 from engine.tune import history
 from engine.workspace import Workspace
@@ -34,6 +35,18 @@ def objective_labels(row: pd.Series | dict[str, Any], n: int) -> list[str]:
 
 def _log(url: str, row: pd.Series) -> history.TrialLog:
     return state.trial_log(url, str(row["study"]), str(row["started"]))
+
+
+def release(job_id: str, request: dict[str, Any]) -> None:
+    """Once per session and job: fail the trials a stopped tune job left running (not counted)."""
+    done = st.session_state.setdefault(KEY + "released", set())
+    if job_id in done:
+        return
+    from engine.tune.run import release_trials
+
+    with guard("closing the stopped job's trials"):
+        release_trials(str(request.get("storage") or ""), str(request.get("study") or ""), job_id)
+        done.add(job_id)
 
 
 # ------------------------------------------------------------------ live
@@ -62,18 +75,16 @@ def live(url: str, study: str) -> None:
 def compare(url: str, rows: pd.DataFrame) -> None:
     """Best-so-far of the chosen studies (bands over repeats), time to a target, final best and spread;
     hypervolume for multi-objective studies. Only studies asking the same question are compared."""
-    question = rows["objective"].astype(str) + "|" + rows["directions"].astype(str)
+    # the same question: objective, directions, constraints and data (a family or sampler may differ)
+    question = rows[["objective", "directions", "constraints", "dataset_id"]].astype(str).agg("|".join, axis=1)
     common = question.value_counts(sort=True).index[0]  # the question most chosen studies ask (ties: first)
     same = rows[question == common]
     first = same.iloc[0]
     left_out = rows.loc[question != common, "study"].tolist()
     if left_out:
-        st.warning(md(f"Left out, since they optimize something else than {first['objective'] or '?'}: "
+        asks = f"{first['objective'] or '?'}" + (f" under {first['constraints']}" if first["constraints"] else "")
+        st.warning(md(f"Left out, since they optimize something other than {asks} on {first['study']}'s data: "
                       f"{', '.join(left_out)}"), icon=":material/warning:")
-    datasets_seen = set(same["dataset_id"])
-    if len(datasets_seen) > 1:
-        st.warning("These studies tune on different datasets: their scores are not on the same folds.",
-                   icon=":material/warning:")
     c1, c2, c3 = st.columns([2, 2, 2])
     group_by = c1.selectbox("Group repeats by", list(GROUP_BY), format_func=GROUP_BY.get, key=KEY + "group_by",
                             help="studies that share this setting are repeats: drawn as a median with a "
@@ -125,9 +136,10 @@ def detail(ws: Workspace, url: str, row: pd.Series, *, may_open_dashboard: bool)
                 if pd.notna(row["requested"]) else None)
     m[1].metric("Complete", f"{n['complete']:,}")
     m[2].metric("Pruned", f"{n['pruned']:,}")
-    m[3].metric("Failed", f"{n['failed']:,}", help="raised an error; not counting "
-                f"{n['retried']:,} whose worker stopped and which were run again" if n["retried"] else
-                "raised an error (the message is in the trial's attributes in optuna-dashboard)")
+    not_counted = [f"{n['retried']:,} whose worker stopped and which were run again" if n["retried"] else "",
+                   f"{n['stopped']:,} stopped with their job" if n["stopped"] else ""]
+    m[3].metric("Failed", f"{n['failed']:,}", help="raised an error" + (
+        f"; not counting {' and '.join(x for x in not_counted if x)}" if any(not_counted) else ""))
     m[4].metric("Infeasible", f"{n['infeasible']:,}", help="completed but breaking a constraint")
     stale = f"; {log.n_stale} of them silent past the heartbeat's grace period (their worker stopped: a " \
         "worker joining the study fails and retries them)" if log.n_stale else ""
@@ -145,7 +157,7 @@ def detail(ws: Workspace, url: str, row: pd.Series, *, may_open_dashboard: bool)
         if total > charts.OPTUNA_SAMPLE:
             st.caption(f"Drawn from {charts.OPTUNA_SAMPLE:,} of {total:,} trials (the best ones always among them).")
         st.plotly_chart(fig, key=f"{KEY}optuna:{kind}")
-    _trials_table(trials, labels)
+    _trials_table(trials, labels, str(row["constraints"] or ""))
     _optuna_dashboard(ws, url, may_open_dashboard)
 
 
@@ -191,10 +203,33 @@ def _best_trials(ws: Workspace, log: history.TrialLog, row: pd.Series, labels: S
     run_ids = list(dict.fromkeys([saved[b.number] for b in best if b.number in saved] + list(saved.values())))
     if run_ids:
         st.page_link(nav.compare_page(), label=f"Compare the {min(len(run_ids), 50)} saved trial(s)",
-                     icon=":material/compare_arrows:", query_params={"runs": ",".join(run_ids[:50])})
+                     icon=":material/compare_arrows:",
+                     query_params={"runs": ",".join(run_ids[:50]), **_budgets(str(row["constraints"]))})
 
 
-def _trials_table(trials: pd.DataFrame, labels: Sequence[str]) -> None:
+def _budgets(constraints: str) -> dict[str, str]:
+    """The study's cost constraints as the Compare page's budgets, so its verdict keeps to them."""
+    from engine.tune.objective import parse_constraint
+
+    out: dict[str, str] = {}
+    for text in (c for c in constraints.split(";") if c.strip()):
+        try:
+            c = parse_constraint(text.strip(), "classification")
+        except FrontierError:  # unreadable (a study's attributes are anyone's to write): left out
+            continue
+        if c.column == "latency_p95_ms" and c.op == "<=":
+            out["max_p95"] = f"{c.limit:g}"
+        elif c.column == "size_bytes" and c.op == "<=":
+            out["max_size_mb"] = f"{c.limit / 2**20:g}"  # the Compare page counts MB as 2**20 bytes
+    return out
+
+
+def _constraint_columns(constraints: str) -> list[str]:
+    return list(dict.fromkeys(c.strip().split("<")[0].split(">")[0].strip() for c in constraints.split(";")
+                              if c.strip()))
+
+
+def _trials_table(trials: pd.DataFrame, labels: Sequence[str], constraints: str) -> None:
     """Server-side pages: only one page of rows is sent to the browser, whatever the study's size."""
     with st.expander(f"All trials ({len(trials):,})", icon=":material/table_rows:"):
         value_cols = {f"value_{i}": lab for i, lab in enumerate(labels)}
@@ -206,9 +241,12 @@ def _trials_table(trials: pd.DataFrame, labels: Sequence[str]) -> None:
         page = int(c3.number_input(f"Page (of {n_pages:,})", min_value=1, max_value=n_pages, value=1, step=1,
                                    key=KEY + "page"))
         part, _ = history.page_of(trials, page=page, size=PAGE_ROWS, sort=sort, ascending=not descending)
-        shown = part.rename(columns=value_cols).assign(params=part["params"].map(
-            lambda p: json.dumps(p, default=str)[:300]))
-        st.dataframe(shown[["number", "state", "feasible", *value_cols.values(), "duration_s", "params"]],
+        measured = [c for c in _constraint_columns(constraints) if c not in value_cols.values()]
+        shown = part.rename(columns=value_cols).assign(
+            params=part["params"].map(lambda p: json.dumps(p, default=str)[:300]),
+            feasible=part["feasible"].where(part["state"] == "COMPLETE", None),  # only a complete trial is
+            **{c: part["measured"].map(lambda m, c=c: m.get(c)) for c in measured})
+        st.dataframe(shown[["number", "state", "feasible", *value_cols.values(), *measured, "duration_s", "params"]],
                      hide_index=True, key=KEY + "trials_table")
         complete = part.loc[part["state"] == "COMPLETE", "number"].tolist()
         chosen = st.multiselect("Save and benchmark trials", complete, key=KEY + "save_trials",
@@ -220,18 +258,32 @@ def _trials_table(trials: pd.DataFrame, labels: Sequence[str]) -> None:
 
 
 def _optuna_dashboard(ws: Workspace, url: str, allowed: bool) -> None:
+    """Start (or find) the read-only optuna-dashboard on this storage, link to it, stop it."""
     if not allowed:
         st.caption("optuna-dashboard has no sign-in, so on a team server only an admin may start it "
                    "(bound to 127.0.0.1: reach it through an SSH tunnel).")
         return
-    if st.button("Open in optuna-dashboard", key=KEY + "optuna_dashboard", icon=":material/open_in_new:",
-                 help="starts the real optuna-dashboard on this storage, on this machine only (127.0.0.1)"):
-        from engine.tune import optuna_dashboard
+    from engine.tune import optuna_dashboard
 
-        with guard("starting optuna-dashboard") as started:
-            server = optuna_dashboard.start(url, workspace=ws)
-        if started.ok:
-            st.session_state[KEY + "optuna_url"] = server.url
-    if st.session_state.get(KEY + "optuna_url"):
-        st.link_button("optuna-dashboard", st.session_state[KEY + "optuna_url"], icon=":material/open_in_new:")
-        st.caption("Listening on 127.0.0.1 only: from another machine, tunnel with ssh -L.")
+    with guard("looking for optuna-dashboard") as looked:
+        server = optuna_dashboard.running(ws, url)
+    if not looked.ok:
+        return
+    c1, c2, _ = st.columns([2, 2, 3])
+    if server is None:
+        if c1.button("Open in optuna-dashboard", key=KEY + "optuna_dashboard", icon=":material/open_in_new:",
+                     help="starts the real optuna-dashboard on this storage, read-only, on this machine only "
+                          "(127.0.0.1)"):
+            with guard("starting optuna-dashboard") as started:
+                optuna_dashboard.start(url, workspace=ws)
+            if started.ok:
+                st.rerun()
+        return
+    c1.link_button("optuna-dashboard", server.url, icon=":material/open_in_new:")
+    if c2.button("Stop optuna-dashboard", key=KEY + "optuna_stop", icon=":material/stop_circle:",
+                 help="it keeps running until stopped, even after this page is closed"):
+        with guard("stopping optuna-dashboard"):
+            optuna_dashboard.stop(server)
+        st.rerun()
+    st.caption(f"Running read-only at {server.url} on this machine only (127.0.0.1): from another machine, "
+               "tunnel with ssh -L. It keeps running until stopped.")

@@ -112,10 +112,8 @@ def best_so_far_info(series: Sequence[StudySeries], *, label: str, maximize: boo
                        "max_best": float(finite.max()) if len(finite) else math.nan,
                        "std_best": float(finite.std(ddof=1)) if len(finite) > 1 else math.nan,
                        "reached_target": int(reached.sum()) if target is not None else None,
-                       "median_trials_to_target": float(part.loc[reached, "trials_to_target"].median())
-                       if target is not None and reached.any() else math.nan,
-                       "median_seconds_to_target": float(part.loc[reached, "seconds_to_target"].median())
-                       if target is not None and reached.any() else math.nan})
+                       "median_trials_to_target": _median_reached(part["trials_to_target"]),
+                       "median_seconds_to_target": _median_reached(part["seconds_to_target"])})
     notes = []
     if by == "elapsed_s":
         notes.append("wall time depends on the machine and on other work running beside each study; "
@@ -124,11 +122,21 @@ def best_so_far_info(series: Sequence[StudySeries], *, label: str, maximize: boo
                          groups=pd.DataFrame(groups), target=target, notes=notes)
 
 
+def _median_reached(values: pd.Series) -> float:
+    """The median over every repeat, a repeat that never reached the target counting as never (+inf);
+    NaN when the median itself is never (half or more never got there)."""
+    v = values.to_numpy(dtype=float)
+    if not len(v):
+        return math.nan
+    med = float(np.median(np.where(np.isnan(v), np.inf, v)))
+    return med if math.isfinite(med) else math.nan
+
+
 def best_so_far_figure(info: BestSoFarInfo, *, title: str | None = None) -> go.Figure:
     """A step line per study (thin when it belongs to a band); per group of repeats a shaded min-max
     band and its median; the target as a dashed line."""
     if info.curves.empty or info.curves["best"].notna().sum() == 0:
-        return empty_figure("no completed feasible trial yet", title=title)
+        return empty_figure("no completed feasible trial", title=title)
     fig = go.Figure()
     banded = {b.group for b in info.bands}
     groups = list(dict.fromkeys(info.curves["group"]))
@@ -138,7 +146,8 @@ def best_so_far_figure(info: BestSoFarInfo, *, title: str | None = None) -> go.F
         for s in dict.fromkeys(part["study"]):
             c = part[part["study"] == s]
             fig.add_trace(go.Scatter(
-                x=c[info.by], y=c["best"], mode="lines", line={"shape": "hv", "color": col,
+                x=c[info.by], y=c["best"], mode="lines" if c["best"].notna().sum() > 1 else "lines+markers",
+                line={"shape": "hv", "color": col,
                                                                "width": 1 if g in banded else 2},
                 opacity=0.45 if g in banded else 1.0, name=plain(s), legendgroup=plain(g),
                 showlegend=g not in banded,
@@ -200,7 +209,7 @@ def hypervolume_info(series: Sequence[StudySeries], *, labels: Sequence[str], ma
 
 def hypervolume_figure(info: HypervolumeInfo, *, by: str = "order", title: str | None = None) -> go.Figure:
     if info.curves.empty:
-        return empty_figure("no completed feasible trial yet", title=title)
+        return empty_figure("no completed feasible trial", title=title)
     fig = go.Figure()
     groups = list(dict.fromkeys(info.curves["group"]))
     for s in dict.fromkeys(info.curves["study"]):
@@ -256,7 +265,7 @@ def history_info(trials: pd.DataFrame, *, label: str, maximize: bool, objective:
 
 def history_figure(info: HistoryInfo, *, title: str | None = None) -> go.Figure:
     if info.points.empty:
-        return empty_figure("no completed trial yet", title=title)
+        return empty_figure("no completed trial", title=title)
     scatter = go.Scattergl if len(info.points) > WEBGL_ABOVE else go.Scatter
     fig = go.Figure()
     for kind, style in (("feasible", {"color": color(0), "size": 6}),

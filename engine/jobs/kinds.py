@@ -40,7 +40,8 @@ def benchmark(ctx: JobContext, payload: BenchmarkPayload) -> dict[str, Any]:
 def tune(ctx: JobContext, payload: TunePayload) -> dict[str, Any]:
     from engine.tune.run import execute
 
-    return execute(ctx.ws, payload, ctx.progress, owner=ctx.owner)
+    return execute(ctx.ws, payload, ctx.progress, owner=ctx.owner,
+                   job_id=ctx.job_dir.name if ctx.job_dir is not None else None)
 
 
 @register("tune_save")

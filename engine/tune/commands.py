@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from pathlib import Path
@@ -88,6 +89,10 @@ def cmd_tune(args: argparse.Namespace) -> int:
     _close_bar()
     if st.state != "done":
         from engine.cli import _RunFailed
+        from engine.tune.run import release_trials
+
+        with contextlib.suppress(FrontierError):  # the storage gone too: its heartbeat will fail them
+            release_trials(payload.storage, payload.study, st.job_id)  # nothing can finish them now
 
         raise _RunFailed(st.error or st.state)
     result = st.result or {}
@@ -158,6 +163,10 @@ def cmd_worker(args: argparse.Namespace) -> int:
     _close_bar()
     if st.state != "done":
         from engine.cli import _RunFailed
+        from engine.tune.run import release_trials
+
+        with contextlib.suppress(FrontierError):  # the storage gone too: its heartbeat will fail them
+            release_trials(payload.storage, payload.study, st.job_id)  # nothing can finish them now
 
         raise _RunFailed(st.error or st.state)
     if args.json:
@@ -237,5 +246,14 @@ def _print(result: dict[str, Any]) -> None:
         flag = "" if b.get("feasible", True) else " (infeasible)"
         print(f"  trial {b['number']}: {values}{flag}  {b['params']}  model {b.get('artifact_id') or '-'}"
               f"  run {b.get('run_id') or '-'}")
-    print("results: the best trials are stored as runs; compare them with `python -m engine compare`",
-          file=sys.stderr)
+    saved = [b for b in result.get("saved", []) if b.get("run_id")]
+    if not result.get("feasible", True):
+        print("no trial meets every constraint: the best overall are shown (and saved) as infeasible",
+              file=sys.stderr)
+    if saved:
+        runs = " ".join(f"--run {b['run_id']}" for b in saved)
+        print(f"results: {len(saved)} trial(s) saved as models and runs; compare them with "
+              f"`python -m engine compare {runs}`", file=sys.stderr)
+    else:
+        print("results: no trial saved (--save-best 0, or none could be); the study holds every trial",
+              file=sys.stderr)

@@ -26,13 +26,13 @@ import pandas as pd
 
 from engine.errors import FrontierError
 from engine.tune.samplers import is_feasible
-from engine.tune.study import SURPLUS_ATTR
+from engine.tune.study import STOPPED_ATTR, SURPLUS_ATTR
 
 FINISHED = ("COMPLETE", "PRUNED", "FAIL")
 MAX_COMPARED = 24  # studies overlaid at once
 HV_POINTS = 200  # hypervolume is evaluated at most this many times along a study
 TRIAL_COLUMNS = ["number", "state", "feasible", "datetime_start", "datetime_complete", "duration_s",
-                 "elapsed_s", "order", "params", "n_steps", "retried"]
+                 "elapsed_s", "order", "params", "n_steps", "retried", "stopped", "measured"]
 
 
 # ------------------------------------------------------------------ studies
@@ -153,11 +153,25 @@ def _row(t: Any, k: int) -> dict[str, Any]:
     feasible = t.state.name == "COMPLETE" and is_feasible(t)
     row = {"number": t.number, "state": t.state.name, "feasible": feasible, "datetime_start": t.datetime_start,
            "datetime_complete": t.datetime_complete, "params": dict(t.params),
-           "n_steps": len(t.intermediate_values),
+           "n_steps": len(t.intermediate_values), "stopped": bool(t.user_attrs.get(STOPPED_ATTR)),
+           "measured": _measured(t.user_attrs),
            "retry_of": tuple(int(n) for n in (t.system_attrs.get("retry_history") or ()) if isinstance(n, int))}
     for i in range(k):
         row[f"value_{i}"] = float(values[i]) if i < len(values) and values[i] is not None else math.nan
     return row
+
+
+def _measured(attrs: dict[str, Any]) -> dict[str, float]:
+    """Latency and size a trial measured (its user attributes: numbers only, anyone with the storage can
+    write them)."""
+    out: dict[str, float] = {}
+    latency = attrs.get("latency")
+    items = list(latency.items())[:20] if isinstance(latency, dict) else []
+    items.append(("size_bytes", attrs.get("size_bytes")))
+    for key, value in items:
+        if isinstance(key, str) and len(key) <= 40 and isinstance(value, (int, float)) and not isinstance(value, bool):
+            out[key] = float(value)
+    return out
 
 
 def _frame(rows: list[dict[str, Any]], k: int) -> pd.DataFrame:
@@ -327,9 +341,11 @@ def counts(trials: pd.DataFrame) -> dict[str, int]:
     :func:`engine.tune.study.tally`), and how many completed ones were infeasible."""
     states = trials["state"].value_counts()
     complete = int(states.get("COMPLETE", 0))
-    retried = int((trials["retried"] & (trials["state"] == "FAIL")).sum())
+    failed = trials["state"] == "FAIL"
+    retried = int((trials["retried"] & failed).sum())
+    stopped = int((trials["stopped"] & failed & ~trials["retried"]).sum())
     return {"complete": complete, "pruned": int(states.get("PRUNED", 0)),
-            "failed": int(states.get("FAIL", 0)) - retried, "retried": retried,
+            "failed": int(failed.sum()) - retried - stopped, "retried": retried, "stopped": stopped,
             "infeasible": complete - int(trials["feasible"].sum())}
 
 

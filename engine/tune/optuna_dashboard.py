@@ -10,17 +10,46 @@ Lifetime: the server is a session of its own (it outlives the Streamlit rerun or
 started it) and runs until :func:`stop` ends it or the machine restarts; nothing stops it at
 interpreter exit. One server per storage: a record ``<workspace>/.optuna-dashboard/<key>.json``
 (pid and port, written atomically) lets a later :func:`start` for the same storage return the
-running server instead of starting another. The record is only a hint, since anyone who can write
+running server instead of starting another (and :func:`running` find it without starting one,
+for a Stop button). The record is only a hint, since anyone who can write
 the workspace can edit it: it is believed only when the pid is a live process of this user whose
 command line is this module's child for this storage and which itself listens on that port on
 127.0.0.1, and the port answers with a study list. Otherwise a fresh server is started.
 
-Trust model: optuna-dashboard has no sign-in, and anyone who reaches it can read every study
-in the storage, and also rename, create and delete studies and edit notes and user attributes (its
-HTTP API has POST, PUT and DELETE routes). It is therefore bound to 127.0.0.1 only (never
-``0.0.0.0``), so only users of this machine can reach it. On a shared team server that still means
-every local account; a teammate on another machine must come through an SSH tunnel
-(``ssh -L PORT:127.0.0.1:PORT host``). Do not expose the port any other way.
+Trust model: optuna-dashboard has no sign-in, and its HTTP API can create, rename and delete
+studies and change trials (POST, PUT and DELETE routes), which would bypass Frontier's owner and
+admin rules. Frontier therefore serves it read-only: a small WSGI middleware in the child answers
+``405 Method Not Allowed`` (``Allow: GET, HEAD``, a one-line plain-text reason) to every method
+other than GET and HEAD, OPTIONS included (compared upper-cased, as bottle does: a
+lower-case ``delete`` is a DELETE to it), before optuna-dashboard sees the request. What that
+turns off in optuna-dashboard 0.21.0 (every one of these is a POST, PUT or DELETE route; the page
+still shows their buttons; using one gets the 405):
+
+* creating a study (``POST /api/studies``), renaming one (``POST /api/studies/<id>/rename``) and
+  deleting one (``DELETE /api/studies/<id>``);
+* study and trial notes (``PUT /api/studies/<id>/note``, ``PUT /api/studies/<id>/<trial>/note``);
+* human-in-the-loop trials: telling a trial's result or failing it (``POST
+  /api/trials/<trial>/tell``) and its form widgets' user attributes (``POST
+  /api/trials/<trial>/user-attrs``);
+* preferential optimization: choosing the worst (``POST /api/studies/<id>/preference``), undoing
+  and redoing a choice (``DELETE``/``POST /api/studies/<id>/preference/<history>``), skipping a
+  trial (``POST /api/studies/<id>/<trial>/skip``) and choosing the feedback component (``PUT
+  /api/studies/<id>/preference_feedback_component``);
+* artifacts: uploading and deleting (``POST /api/artifacts/...``, ``DELETE /api/artifacts/...``;
+  no artifact store is configured here anyway, so viewing them is unavailable too);
+* the LLM helpers (``POST /api/llm/...``; no LLM provider is configured here anyway);
+* migrating an old RDB schema from the page (``POST /incompatible-rdb-schema``).
+
+Its GET routes (``/``, ``/dashboard...``, ``/api/meta``, ``/api/studies``, ``/api/studies/<id>``,
+``.../param_importances``, ``.../plot/<kind>``, ``/csv/<id>``, ``/artifacts/...``,
+``/incompatible-rdb-schema``, ``/favicon.ico``, ``/static/...``) only read the storage (checked
+in 0.21.0's source: they fill an in-memory cache, nothing more), so none is blocked; the SQL
+profiler (a GET that resets its counters) is only registered by optuna-dashboard's own CLI in
+debug mode, not by the ``wsgi()`` app served here. Reading stays open to anyone who reaches the
+port: every study in the storage. The server is therefore bound to 127.0.0.1 only (never
+``0.0.0.0``), so only users of this machine can reach it. On a shared team server that still means every local
+account; a teammate on another machine must come through an SSH tunnel (``ssh -L
+PORT:127.0.0.1:PORT host``). Do not expose the port any other way.
 
 Passwords: the storage URL (which may carry a database password) is handed to the child on its
 standard input, never on its command line (``ps`` shows that to every user) and never in a file.
@@ -58,8 +87,9 @@ API = "/api/studies"
 
 # The child: read the storage URL from stdin, open it, bind 127.0.0.1 on a free port (port 0, so
 # no other process can take the port between choosing and binding), report the port on stdout and
-# serve. Self-contained (only optuna and optuna_dashboard), run with ``python -I`` (no cwd or
-# PYTHONPATH on sys.path).
+# serve, read-only (every method but GET and HEAD answered 405 before optuna-dashboard sees it;
+# see the module docstring). Self-contained (only optuna and optuna_dashboard), run with
+# ``python -I`` (no cwd or PYTHONPATH on sys.path).
 _CHILD = r"""
 import os, sys
 url = sys.stdin.readline().rstrip("\n")
@@ -91,7 +121,26 @@ class Server(ThreadingMixIn, WSGIServer):
 class Quiet(WSGIRequestHandler):
     def log_message(self, *args):
         pass
-httpd = make_server("127.0.0.1", 0, wsgi(storage), server_class=Server, handler_class=Quiet)
+READ_ONLY = b"Frontier serves optuna-dashboard read-only: only GET and HEAD are allowed.\n"
+def read_only(app):
+    def guarded(environ, start_response):
+        if environ.get("REQUEST_METHOD", "").upper() in ("GET", "HEAD"):
+            return app(environ, start_response)
+        try:  # read a small body, so closing the socket does not reset the connection
+            size = min(int(environ.get("CONTENT_LENGTH") or 0), 1 << 20)
+        except ValueError:
+            size = 0
+        while size > 0:
+            chunk = environ["wsgi.input"].read(min(size, 65536))
+            if not chunk:
+                break
+            size -= len(chunk)
+        start_response("405 Method Not Allowed", [
+            ("Allow", "GET, HEAD"), ("Content-Type", "text/plain; charset=utf-8"),
+            ("Content-Length", str(len(READ_ONLY)))])
+        return [READ_ONLY]
+    return guarded
+httpd = make_server("127.0.0.1", 0, read_only(wsgi(storage)), server_class=Server, handler_class=Quiet)
 print(httpd.server_port, flush=True)
 os.dup2(null, 1)
 httpd.serve_forever()
@@ -144,6 +193,18 @@ def start(
             write_json_atomic(record, {"pid": server.pid, "port": server.port, "key": key,
                                        "storage": server.storage, "started": time.time()})
         return server
+
+
+def running(
+    workspace: Workspace | str | os.PathLike[str] | None, storage_url: str | None
+) -> Server | None:
+    """The optuna-dashboard already serving ``storage_url`` (as :func:`start` would find it: its
+    record, checked the same way), or ``None``; never starts one. Raises :class:`FrontierError`
+    when the storage URL is refused."""
+    ws = workspace if isinstance(workspace, Workspace) else Workspace.at(workspace)
+    url = resolve(storage_url, ws)
+    key = storage_key(url)
+    return _reuse(ws.root / FOLDER / f"{key}.json", key, mask(url))
 
 
 def stop(server: Server, *, timeout_s: float = 5) -> None:
@@ -358,4 +419,4 @@ def _locked(path: Path) -> Iterator[None]:
         os.close(fd)
 
 
-__all__ = ["Server", "command", "start", "stop", "storage_key"]
+__all__ = ["Server", "command", "running", "start", "stop", "storage_key"]

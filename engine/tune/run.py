@@ -64,11 +64,12 @@ def spec_of(payload: TunePayload, ws: Workspace | None = None):
                      sampler=payload.sampler, pruner=payload.pruner, space=space)
 
 
-def execute(ws: Workspace, payload: TunePayload, progress: Any = None, *, owner: str | None = None) -> dict[str, Any]:
+def execute(ws: Workspace, payload: TunePayload, progress: Any = None, *, owner: str | None = None,
+            job_id: str | None = None) -> dict[str, Any]:
     from engine import datasets
     from engine.tune import spaces
     from engine.tune.storage import mask, open_storage
-    from engine.tune.study import best_trials, open_study, optimize, tally
+    from engine.tune.study import best_trials, open_study, optimize, ranked_trials, tally
 
     steps = as_reporter(progress)
     spec = spec_of(payload)
@@ -93,13 +94,44 @@ def execute(ws: Workspace, payload: TunePayload, progress: Any = None, *, owner:
             steps.eta((time.monotonic() - started) / (done - first) * (total - done))
 
     steps.step(f"{first} of {payload.n_trials} trials done", 0.01, name="trial")
-    optimize(study, spec, prep, n_trials=payload.n_trials, threads=threads, on_trial=on_trial)
+    optimize(study, spec, prep, n_trials=payload.n_trials, threads=threads, on_trial=on_trial, job_id=job_id)
     best = best_trials(study)
-    saved = _save_and_benchmark(ws, payload, spec, prep, dataset, best[:payload.save_best], steps, owner=owner)
+    chosen = ranked_trials(study, payload.save_best)
+    saved = _save_and_benchmark(ws, payload, spec, prep, dataset, chosen, steps, owner=owner)
+    none = {"artifact_id": None, "run_id": None}
     return {"study": payload.study, "storage": mask(payload.storage), "n_trials": len(study.trials),
             "directions": [d.name.lower() for d in study.directions],
-            "best_trials": [b.to_dict() | saved.get(b.number, {"artifact_id": None, "run_id": None})
-                            for b in best]}
+            "best_trials": [b.to_dict() | saved.get(b.number, none) for b in best],
+            "saved": [b.to_dict() | saved[b.number] for b in chosen if b.number in saved],
+            "feasible": any(b.feasible for b in best)}
+
+
+def release_trials(storage_url: str, study_name: str, job_id: str) -> int:
+    """Fail the trials a stopped job left RUNNING (cancelled, or its worker killed: nothing can finish
+    them), marked so they are not counted towards the total; how many. Idempotent; call it only once
+    the job has ended."""
+    import optuna
+    from optuna.trial import TrialState
+
+    from engine.tune.storage import open_storage
+    from engine.tune.study import JOB_ATTR, STOPPED_ATTR
+
+    storage = open_storage(storage_url, heartbeat_s=None, grace_s=None)
+    try:
+        study = optuna.load_study(study_name=study_name, storage=storage)
+    except KeyError:
+        return 0
+    left = [t for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+            if t.user_attrs.get(JOB_ATTR) == job_id]
+    released = 0
+    for t in left:
+        try:  # the mark first: a finished trial takes no more writes (and the mark counts only on FAIL)
+            storage.set_trial_user_attr(t._trial_id, STOPPED_ATTR, True)
+            storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
+            released += 1
+        except RuntimeError:  # it finished after all, between the look and the write
+            continue
+    return released
 
 
 def request_of(study: Any, storage_url: str) -> TunePayload:
@@ -151,7 +183,7 @@ def _save_and_benchmark(ws: Workspace, payload: TunePayload, spec, prep, dataset
     """Refit ``best`` on every row, register them, benchmark them; progress from ``start`` to 1."""
     import dataclasses
 
-    from engine import benchmark, datasets, models
+    from engine import benchmark, datasets
     from engine.benchmark.execute import execute as run_benchmark
     from engine.measure.latency import LatencySettings
     from engine.tune import spaces
@@ -161,26 +193,19 @@ def _save_and_benchmark(ws: Workspace, payload: TunePayload, spec, prep, dataset
     fam = spaces.family(payload.family)
     y = prep.y
     infos, numbers = [], []
-    for i, b in enumerate(best):
-        steps.step(f"saving trial {b.number}", start + 0.05 * i / len(best))
-        params = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in b.params.items())
-        name = f"{payload.family} trial {b.number} ({payload.study})"
-        lineage = f"{lineage_prefix(b.number, payload.study)}: {params}"
-        try:
-            model = fam.build(b.params, task=payload.task, seed=payload.seed, threads=payload.threads or 1)
-            model = model.fit(prep.X, y)
-            if fam.artifact == "torchscript":
-                info = _register_torch(ws, model, payload, spec, prep, dataset, b, name=name, params=params,
-                                       owner=owner)
-            else:
-                info = models.register_bytes(ws, _skops_bytes(model), f"{payload.family}-trial{b.number}.skops",
-                                             display_name=name, lineage=lineage[:300], owner=owner)
-        except (FrontierError, ArithmeticError, ValueError) as exc:
-            # a family whose fitted types the skops allow-list refuses, or a refit that diverged
-            steps.step(f"trial {b.number} not saved: {first_line(exc)}", start + 0.05)
-            continue
-        infos.append(info)
-        numbers.append(b.number)
+    with _save_lock(ws, payload.study):  # workers finishing together save each trial once
+        earlier = _saved_models(ws, payload.study)
+        for i, b in enumerate(best):
+            params = _params_text(b.params)
+            if b.number in earlier and _same_params(earlier[b.number].lineage, params):
+                infos.append(earlier[b.number])  # saved before (another worker, or an earlier run)
+                numbers.append(b.number)
+                continue
+            info = _save_one(ws, payload, spec, prep, dataset, fam, b, y, params, steps, owner=owner,
+                             at=start + 0.05 * i / len(best))
+            if info is not None:
+                infos.append(info)
+                numbers.append(b.number)
     if not infos:
         return {}
     config = benchmark.BenchmarkConfig(target=payload.target, cv=payload.cv, seed=payload.seed,
@@ -193,6 +218,58 @@ def _save_and_benchmark(ws: Workspace, payload: TunePayload, spec, prep, dataset
         steps.step(f"benchmarking {len(plan.pending)} saved model(s) on the study's folds", start + 0.05)
         run_benchmark(ws, plan.to_request(), Scoped(steps, start + 0.05, 1.0, "saved models: "))
     return {n: {"artifact_id": r.artifact.id, "run_id": r.run_id} for n, r in zip(numbers, plan.runs, strict=True)}
+
+
+def _params_text(params: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in params.items())
+
+
+def _same_params(lineage: str, params: str) -> bool:
+    """Whether a saved trial's lineage names these parameters (a study name reused in another storage
+    would not); a lineage cut at its 300 characters before them is trusted."""
+    return params[:40] in lineage or len(lineage) >= 300
+
+
+def _save_lock(ws: Workspace, study: str):
+    """One saver per study at a time (workers of a study may finish together)."""
+    import filelock
+
+    folder = ws.root / ".locks"
+    folder.mkdir(exist_ok=True)
+    return filelock.FileLock(folder / f"tune-save-{study}.lock", timeout=600)
+
+
+def _saved_models(ws: Workspace, study: str) -> dict[int, Any]:
+    """Trial number -> the model already saved from ``study`` in this workspace (by its lineage)."""
+    from engine import models
+
+    out: dict[int, Any] = {}
+    for info in models.list_registered(ws):
+        hit = trial_of(info.lineage)
+        if hit is not None and hit[0] == study:
+            out.setdefault(hit[1], info)
+    return out
+
+
+def _save_one(ws: Workspace, payload: TunePayload, spec, prep, dataset, fam, b, y, params: str, steps: Reporter, *,
+              owner: str | None, at: float):
+    """Refit one trial on every row and register it; None (and a progress note) when it cannot be saved."""
+    from engine import models
+
+    steps.step(f"saving trial {b.number}", at)
+    name = f"{payload.family} trial {b.number} ({payload.study})"
+    lineage = f"{lineage_prefix(b.number, payload.study)}: {params}"
+    try:
+        model = fam.build(b.params, task=payload.task, seed=payload.seed, threads=payload.threads or 1)
+        model = model.fit(prep.X, y)
+        if fam.artifact == "torchscript":
+            return _register_torch(ws, model, payload, spec, prep, dataset, b, name=name, params=params, owner=owner)
+        return models.register_bytes(ws, _skops_bytes(model), f"{payload.family}-trial{b.number}.skops",
+                                     display_name=name, lineage=lineage[:300], owner=owner)
+    except (FrontierError, ArithmeticError, ValueError) as exc:
+        # a family whose fitted types the skops allow-list refuses, or a refit that diverged
+        steps.step(f"trial {b.number} not saved: {first_line(exc)}", at)
+        return None
 
 
 def _skops_bytes(model: Any) -> bytes:

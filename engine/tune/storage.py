@@ -19,7 +19,10 @@ Heartbeats: a worker on an RDB storage records one every :data:`DEFAULT_HEARTBEA
 silent for twice that is stale, marked FAIL and retried. A study keeps the value it was
 started with (:mod:`engine.tune.study`), so every worker of it waits the same grace period.
 
-A password in a URL is never shown: :func:`mask` writes ``user:***@host``.
+A password in a URL is never shown: :func:`mask` writes ``user:***@host``. A raw '@' in the
+user name or password (``alice:s3c@ret@host``), or in a ``?password=`` value, is refused before
+any driver sees the URL (the driver would take the password's tail for part of the host name and
+quote it in its error); write it as ``%40``.
 """
 
 from __future__ import annotations
@@ -52,14 +55,22 @@ ACCEPTED = (
 )
 MAX_RETRY = 3
 
-_USERINFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://[^:/@?#]*):.*@")
+# ``user:password@``: everything from the first ':' after the user name up to the last '@', so a
+# password with a raw '@' in it (``s3c@ret``) is hidden whole, not only up to its first '@'.
+_USERINFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://[^:/?#]*):.*@", re.S)
 _QUERY_PASSWORD = re.compile(r"(?i)([?&](?:password|passwd|pwd)=)[^&#]*")
+# How SQLAlchemy's make_url reads the start of a database URL (after ``scheme://``): a user name
+# up to ':' or '/', a password up to the FIRST '@', then the host and port up to '/' or '?'. A
+# second '@' there means a raw '@' in the user name or password, which the driver would take as
+# part of the host name (and then quote in its error).
+_AUTHORITY = re.compile(r"[^:/]*(?::[^@]*)?@[^/?]*", re.S)
 
 
 def mask(url: object) -> str:
     """``url`` with any password replaced by ``***`` (``user:***@host``, ``?password=***``)."""
-    text = _USERINFO.sub(r"\1:***@", str(url))
-    return _QUERY_PASSWORD.sub(r"\1***", text)
+    # query passwords first: an '@' inside one must not become the end of the user:password part
+    text = _QUERY_PASSWORD.sub(r"\1***", str(url))
+    return _USERINFO.sub(r"\1:***@", text)
 
 
 def default_url(ws: Workspace) -> str:
@@ -195,18 +206,43 @@ def _check(url: str) -> tuple[str, str]:
             text = f"postgresql+{driver}://{text.split('://', 1)[1]}"
             scheme = f"postgresql+{driver}"
     if scheme in ("postgresql", "postgresql+psycopg2"):
+        _one_at(text)
         _need("psycopg2", "psycopg2-binary", text)
         _parse(text)
         return "postgresql", text
     if scheme == "postgresql+psycopg":
+        _one_at(text)
         _need("psycopg", "psycopg", text)
         _parse(text)
         return "postgresql", text
     if scheme == "mysql+pymysql":
+        _one_at(text)
         _need("pymysql", "pymysql", text)
         _parse(text)
         return "mysql", text
     raise FrontierError(f"storage {mask(text)} is not supported; use {ACCEPTED}")
+
+
+def _one_at(url: str) -> None:
+    """Refuse a raw '@' in the user name or password (``alice:s3c@ret@host``): the driver would
+    read the password as ``s3c`` and the host as ``ret@host``, and quote that host (the
+    password's tail) in its error. Likewise a raw '@' in a ``?password=`` value. Checked before
+    any driver sees the URL; the refusal shows the URL masked."""
+    # A raw '@' in a ?password= value: with no user name before it (``host:5432/db?password=
+    # s3c@ret``), or with one and a port, make_url reads everything up to that '@' as user and
+    # password and its tail as the host.
+    for key, value in re.findall(r"(?i)[?&](password|passwd|pwd)=([^&#]*)", url):
+        if "@" in value:
+            raise FrontierError(
+                f"storage {mask(url)} has a raw '@' in its {key.lower()}= value; percent-encode "
+                "each '@' there as %40"
+            )
+    found = _AUTHORITY.match(url.split("://", 1)[1])
+    if found is not None and found.group(0).count("@") > 1:
+        raise FrontierError(
+            f"storage {mask(url)} has more than one '@' before its host; percent-encode each '@' "
+            "in the user name or password as %40 (user:pa%40ss@host for the password pa@ss)"
+        )
 
 
 def _need(module: str, package: str, url: str) -> None:
@@ -236,12 +272,15 @@ def _file_path(kind: str, normal: str) -> str:
 
 def _scrub(message: str, url: str) -> str:
     """``message`` without the password of ``url`` (drivers sometimes quote the connection)."""
-    secrets: list[str] = []
-    with_user = re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://[^:/@?#]*:(.*)@", url)
-    if with_user and with_user.group(1):
-        secrets.append(with_user.group(1))
-    secrets += [m.group(1) for m in re.finditer(r"(?i)[?&](?:password|passwd|pwd)=([^&#]*)", url)]
-    for secret in secrets + [unquote(s) for s in secrets]:
+    secrets = [m.group(1) for m in re.finditer(r"(?i)[?&](?:password|passwd|pwd)=([^&#]*)", url)]
+    # the password as the driver reads it (up to the first '@') and as mask() hides it (up to the
+    # last '@', the query passwords already taken out)
+    for pattern in (r"^[A-Za-z][A-Za-z0-9+.-]*://[^:/]*:([^@]*)@",
+                    r"^[A-Za-z][A-Za-z0-9+.-]*://[^:/?#]*:(.*)@"):
+        with_user = re.match(pattern, _QUERY_PASSWORD.sub(r"\1", url), re.S)
+        if with_user and with_user.group(1):
+            secrets.append(with_user.group(1))
+    for secret in sorted({*secrets, *(unquote(s) for s in secrets)}, key=len, reverse=True):
         if secret:
             message = message.replace(secret, "***")
     return mask(message)

@@ -38,6 +38,8 @@ from engine.tune.objective import Objective, run_trial
 MAX_TRIALS = 100_000
 HEARTBEAT_ATTR = "frontier_heartbeat_s"  # the heartbeat every worker of the study uses
 SURPLUS_ATTR = "frontier_surplus"  # a trial started when the study was already full (not counted)
+JOB_ATTR = "frontier_job"  # the job whose worker ran the trial
+STOPPED_ATTR = "frontier_stopped"  # a RUNNING trial failed because its job was cancelled or died (not counted)
 WAIT_POLL_S = 0.25  # between looks at the trials other workers are finishing
 
 
@@ -173,8 +175,10 @@ def tally(trials: Iterable[Any]) -> Tally:
     Counted: complete and pruned trials, and failed ones except (a) a trial whose worker died,
     failed when its heartbeat went stale and re-queued by ``RetryHeartbeatStaleTrialCallback``
     (its number is in the retry's ``retry_history`` system attribute; the retry counts
-    instead) and (b) a surplus trial, started by a worker racing another for the last place
-    and failed before it sampled anything. A stale trial past the retry limit is counted.
+    instead), (b) a surplus trial, started by a worker racing another for the last place
+    and failed before it sampled anything, and (c) a trial stopped with its job (cancelled, or
+    its worker killed; see :func:`engine.tune.run.release_trials`). A stale trial past the retry
+    limit is counted.
     """
     from optuna.trial import TrialState
 
@@ -187,7 +191,8 @@ def tally(trials: Iterable[Any]) -> Tally:
         if t.state in (TrialState.COMPLETE, TrialState.PRUNED):
             counted += 1
         elif t.state == TrialState.FAIL:
-            counted += t.number not in retried and not t.user_attrs.get(SURPLUS_ATTR)
+            counted += (t.number not in retried and not t.user_attrs.get(SURPLUS_ATTR)
+                        and not t.user_attrs.get(STOPPED_ATTR))
         elif t.state == TrialState.RUNNING:
             running += 1
         elif t.state == TrialState.WAITING:
@@ -201,7 +206,8 @@ class _Surplus(Exception):
 
 def optimize(study, spec: StudySpec, prep, *, n_trials: int, threads: int = 1,
              on_trial: Callable[[int, int], None] | None = None,
-             objective: Callable[[Any], float | tuple[float, ...]] | None = None) -> None:
+             objective: Callable[[Any], float | tuple[float, ...]] | None = None,
+             job_id: str | None = None) -> None:
     """Run trials until the study holds ``n_trials`` counted ones (every worker's; see :func:`tally`).
 
     On a storage with heartbeats (the RDB ones) a trial RUNNING elsewhere is trusted to finish or
@@ -239,6 +245,8 @@ def optimize(study, spec: StudySpec, prep, *, n_trials: int, threads: int = 1,
         if trial.number in surplus:
             trial.set_user_attr(SURPLUS_ATTR, True)
             raise _Surplus(f"the study already had {n_trials} trials finished or running when this one started")
+        if job_id is not None:
+            trial.set_user_attr(JOB_ATTR, job_id)
         return objective(trial)
 
     def look() -> tuple[int, int]:
@@ -326,4 +334,30 @@ def best_trials(study) -> list[BestTrial]:
     else:
         mask = non_dominated(points, maximize)
         chosen = [t for t, keep in zip(pool, mask, strict=True) if keep]
+        chosen.sort(key=lambda t: -t.values[0] if maximize[0] else t.values[0])  # best first objective first
+    return [BestTrial(t.number, list(t.values), dict(t.params), feasible(t)) for t in chosen]
+
+
+def ranked_trials(study, n: int) -> list[BestTrial]:
+    """The ``n`` trials worth saving: the Pareto set best first on the first objective (several
+    objectives), or the ``n`` best distinct trials (one objective); feasible ones, or, when none is,
+    the same over all trials marked infeasible."""
+    from optuna.trial import TrialState
+
+    if n <= 0:
+        return []
+    if len(study.directions) > 1:
+        return best_trials(study)[:n]
+    done = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)) if t.values]
+    pool = [t for t in done if feasible(t)] or done
+    maximize = study.directions[0].name == "MAXIMIZE"
+    pool.sort(key=lambda t: (-t.values[0] if maximize else t.values[0], t.number))
+    chosen, seen = [], set()
+    for t in pool:
+        key = tuple(sorted((k, repr(v)) for k, v in t.params.items()))
+        if key not in seen:  # a retried trial repeats its parameters: one model per parameter set
+            seen.add(key)
+            chosen.append(t)
+        if len(chosen) == n:
+            break
     return [BestTrial(t.number, list(t.values), dict(t.params), feasible(t)) for t in chosen]

@@ -36,10 +36,11 @@ def _studies_db(ws) -> str:
 
 
 def _make_study(ws, name: str, values: list[float], *, objective: str = "accuracy", sampler: str = "tpe",
-                directions=("maximize",)) -> optuna.Study:
+                directions=("maximize",), constraints: tuple[str, ...] = ()) -> optuna.Study:
     """A study as a tune job leaves it (its Frontier attributes), with hand-made trials."""
     study = optuna.create_study(storage=_studies_db(ws), study_name=name, directions=list(directions))
-    study.set_user_attr("frontier", {"family": "logreg", "dataset_id": "0" * 16, "objective": objective.split(",")})
+    study.set_user_attr("frontier", {"family": "logreg", "dataset_id": "0" * 16, "objective": objective.split(","),
+                                     "constraints": list(constraints)})
     study.set_user_attr("frontier_request", {"sampler": sampler, "seed": 0, "n_trials": len(values)})
     t0 = dt.datetime(2026, 1, 1)
     for i, v in enumerate(values):
@@ -119,11 +120,12 @@ def test_comparing_studies_groups_repeats_and_leaves_out_other_questions(workspa
     _make_study(workspace, "rnd-a", [0.4, 0.5, 0.6, 0.65], sampler="random")
     hostile = "[x](http://evil)"
     _make_study(workspace, hostile, [0.3, 0.2], objective="log_loss", directions=("minimize",))
+    _make_study(workspace, "tpe-constrained", [0.99], constraints=("latency_p95_ms<=1",))  # another question
     at = _open()
-    at.multiselect(key="tune:studies").set_value(["tpe-a", "tpe-b", "rnd-a", hostile]).run()
+    at.multiselect(key="tune:studies").set_value(["tpe-a", "tpe-b", "rnd-a", hostile, "tpe-constrained"]).run()
     assert not at.exception and not errors(at), errors(at)
     left_out = [w for w in warnings(at) if "Left out" in w]
-    assert left_out and hostile in left_out[0]
+    assert left_out and hostile in left_out[0] and "tpe-constrained" in left_out[0]
     assert all("](http" not in w.value or "\\[" in w.value for w in at.warning)  # escaped, never a link
     groups = _table(at, "repeats").set_index("group")
     assert groups.loc["sampler tpe", "repeats"] == 2
@@ -133,6 +135,9 @@ def test_comparing_studies_groups_repeats_and_leaves_out_other_questions(workspa
     summary = _table(at, "final_best").set_index("study")
     assert summary.loc["tpe-a", "trials_to_target"] == 4 and summary.loc["tpe-b", "trials_to_target"] == 1
     assert summary.loc["rnd-a", "trials_to_target"] != summary.loc["rnd-a", "trials_to_target"]  # never: NaN
+    groups = _table(at, "repeats").set_index("group")
+    assert groups.loc["sampler tpe", "median_trials_to_target"] == 2.5  # (4 + 1) / 2
+    assert groups.loc["sampler random", "reached_target"] == 0
     assert [plain(m.value) for m in at.markdown if hostile in plain(m.value)] == []  # no markdown from the name
 
 
@@ -160,3 +165,28 @@ def test_optuna_dashboard_is_for_admins_on_a_team_server(workspace, monkeypatch)
     assert any("only an admin may start it" in t for t in texts(alice))
     carol = _open(signed_in_app("carol"))
     assert any(b.label == "Open in optuna-dashboard" for b in carol.button)
+
+
+def test_optuna_dashboard_opens_read_only_on_the_study_and_stops(workspace):
+    import json
+    import urllib.error
+    import urllib.request
+
+    _make_study(workspace, "shared", [0.5, 0.6])
+    at = _open()
+    at.button(key="tune:optuna_dashboard").click().run()
+    assert not errors(at), errors(at)
+    (link,) = [b for b in at.get("link_button")]
+    url = link.proto.url
+    assert url.startswith("http://127.0.0.1:")
+    with urllib.request.urlopen(f"{url}api/studies", timeout=10) as resp:
+        names = [s["study_name"] for s in json.load(resp)["study_summaries"]]
+    assert names == ["shared"]
+    delete = urllib.request.Request(f"{url}api/studies/1", method="DELETE")
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(delete, timeout=10)
+    assert refused.value.code == 405
+    at.button(key="tune:optuna_stop").click().run()
+    assert not errors(at) and not at.get("link_button")
+    with pytest.raises(OSError):
+        urllib.request.urlopen(f"{url}api/studies", timeout=3)

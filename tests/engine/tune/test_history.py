@@ -257,6 +257,27 @@ def test_counts_agree_with_the_studys_tally_on_retried_and_surplus_trials():
     study.add_trial(create_trial(state=TrialState.PRUNED, params={"x": 0.2}, distributions=dist))
     trials = history.TrialLog(study).refresh()
     n = history.counts(trials)
-    assert n == {"complete": 1, "pruned": 1, "failed": 1, "retried": 1, "infeasible": 0}
+    assert n == {"complete": 1, "pruned": 1, "failed": 1, "retried": 1, "stopped": 0, "infeasible": 0}
     assert 2 not in set(trials["number"])  # the surplus trial never sampled: not a trial to show
     assert tally(study.get_trials()).counted == n["complete"] + n["pruned"] + n["failed"]
+
+
+def test_median_time_to_target_counts_repeats_that_never_got_there():
+    def series(name, values):
+        spec = [([v], TrialState.COMPLETE, None) for v in values]
+        return charts.StudySeries(name, "g", history.TrialLog(_study(spec)).refresh())
+
+    three = [series("a", [0.1, 0.9]), series("b", [0.1, 0.2, 0.3]), series("c", [0.1, 0.2, 0.3, 0.95])]
+    g = charts.best_so_far_info(three, label="accuracy", maximize=True, target=0.8).groups.iloc[0]
+    assert g["reached_target"] == 2 and g["median_trials_to_target"] == 4  # median of 2, 4 and never
+    two_never = [three[0], three[1], series("d", [0.0])]
+    g = charts.best_so_far_info(two_never, label="accuracy", maximize=True, target=0.8).groups.iloc[0]
+    assert math.isnan(g["median_trials_to_target"])  # the typical repeat never reached it
+
+
+def test_a_studys_cost_constraints_become_the_compare_links_budgets():
+    from dashboard.widgets.tune_view import _budgets
+
+    assert _budgets("latency_p95_ms<=2; size_bytes<=5242880; accuracy>=0.9; junk") == {
+        "max_p95": "2", "max_size_mb": "5"}
+    assert _budgets("") == {}

@@ -1,6 +1,7 @@
 """optuna-dashboard started on a study storage answers its HTTP API with the study: a real child
-process on 127.0.0.1 only, reused per storage, a tampered record not believed, no password on its
-command line, journal storage too, and stop() ends it."""
+process on 127.0.0.1 only, read-only (every write route answers 405 and changes nothing), reused
+per storage, found by running() without starting one, a tampered record not believed, no password
+on its command line, journal storage too, and stop() ends it."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import os
 import socket
 import subprocess
 import sys
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -180,3 +182,98 @@ def test_a_missing_study_file_is_refused_without_starting(tmp_path):
     with pytest.raises(FrontierError, match="no file"):
         od.start(f"sqlite:///{tmp_path / 'absent.db'}", workspace=tmp_path)
     assert not (tmp_path / "absent.db").exists()
+
+
+def call(url: str, method: str, body: object = None) -> tuple[int, object, bytes]:
+    """``(status, headers, body)`` of one request, error statuses included."""
+    data = None if body is None else json.dumps(body).encode()
+    headers = {} if data is None else {"Content-Type": "application/json"}
+    req = urllib.request.Request(url, data=data, method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return resp.status, resp.headers, resp.read()
+    except urllib.error.HTTPError as err:
+        with err:
+            return err.code, err.headers, err.read()
+
+
+def snapshot(storage_url: str) -> tuple:
+    """Everything a write through the dashboard could change, read with Optuna itself."""
+    study = optuna.load_study(study_name=STUDY, storage=storage_url)
+    trials = [(t._trial_id, t.number, t.state, t.values, t.params, t.user_attrs, t.system_attrs)
+              for t in study.trials]
+    return (optuna.get_all_study_names(storage_url), study._study_id, study.directions,
+            study.user_attrs, study._storage.get_study_system_attrs(study._study_id), trials)
+
+
+def writes(study_id: int, trial_id: int) -> list[tuple[str, str, object]]:
+    """Requests that optuna-dashboard 0.21.0 would act on: delete, create, rename, notes, tell,
+    user attrs, preferences, skip, artifacts, schema migration; and methods it has no route for."""
+    return [
+        ("DELETE", f"/api/studies/{study_id}", None),
+        ("delete", f"/api/studies/{study_id}", None),  # lower case: bottle upper-cases the method
+        ("POST", "/api/studies", {"study_name": "intruder", "directions": ["minimize"]}),
+        ("POST", f"/api/studies/{study_id}/rename", {"study_name": "renamed"}),
+        ("PUT", f"/api/studies/{study_id}/note", {"version": 1, "body": "owned"}),
+        ("PUT", f"/api/studies/{study_id}/{trial_id}/note", {"version": 1, "body": "owned"}),
+        ("POST", f"/api/trials/{trial_id}/tell", {"state": "Fail"}),
+        ("POST", f"/api/trials/{trial_id}/user-attrs", {"user_attrs": {"latency_ms": 999}}),
+        ("POST", f"/api/studies/{study_id}/preference",
+         {"mode": "ChooseWorst", "candidates": [0, 1], "clicked": 1}),
+        ("PUT", f"/api/studies/{study_id}/preference_feedback_component", {"output_type": "note"}),
+        ("POST", f"/api/studies/{study_id}/{trial_id}/skip", {}),
+        ("DELETE", f"/api/artifacts/{study_id}/{trial_id}/0123abcd", None),
+        ("POST", "/incompatible-rdb-schema", {}),
+        ("PATCH", f"/api/studies/{study_id}", {"study_name": "renamed"}),
+        ("PATCH", f"/api/studies/{study_id}/{trial_id}/note", {"version": 1, "body": "x"}),
+        ("OPTIONS", "/api/studies", None),
+        ("TRACE", "/api/studies", None),
+    ]
+
+
+def test_every_write_is_refused_and_changes_nothing(served, sqlite_url):
+    from optuna_dashboard import wsgi
+
+    server, _ = served
+    study_id = get(f"{server.url}api/studies")["study_summaries"][0]["study_id"]
+    trial_id = get(f"{server.url}api/studies/{study_id}")["trials"][0]["trial_id"]
+    before = snapshot(sqlite_url)
+    # the POST/PUT/DELETE requests name real routes of the unguarded app (matched, never called)
+    bare = wsgi(optuna.storages.RDBStorage(sqlite_url, skip_compatibility_check=True,
+                                           skip_table_creation=True))
+    for method, path, _ in writes(study_id, trial_id):
+        if method.upper() in ("POST", "PUT", "DELETE"):
+            route, _args = bare.router.match({"REQUEST_METHOD": method.upper(), "PATH_INFO": path})
+            assert route.method == method.upper(), (method, path)
+    for method, path, body in writes(study_id, trial_id):
+        status, headers, text = call(f"{server.url}{path.lstrip('/')}", method, body)
+        assert status == 405, (method, path, status, text)
+        assert headers["Allow"] == "GET, HEAD", (method, path)
+        assert headers["Content-Type"].startswith("text/plain")
+        assert b"read-only" in text and b"Frontier" in text, (method, path)
+    assert snapshot(sqlite_url) == before
+    # reading still works: the API, HEAD, and the page
+    assert_serves_the_study(server)
+    status, headers, text = call(f"{server.url}api/studies", "HEAD")
+    assert status == 200 and text == b"" and headers["Content-Type"].startswith("application/json")
+    status, _, text = call(f"{server.url}dashboard", "GET")
+    assert status == 200 and b"<html" in text.lower()
+
+
+def test_running_finds_the_server_and_never_starts_one(sqlite_url, tmp_path):
+    assert od.running(tmp_path, sqlite_url) is None
+    assert not (tmp_path / od.FOLDER).exists()  # looking created nothing, started nothing
+    server = od.start(sqlite_url, workspace=tmp_path)
+    try:
+        assert od.running(tmp_path, sqlite_url) == server
+        assert od.running(tmp_path / "elsewhere", sqlite_url) is None
+        # from another process (a later dashboard session): found through the record and /proc
+        code = ("import json, sys; from engine.tune import optuna_dashboard as od; "
+                "s = od.running(sys.argv[2], sys.argv[1]); print(json.dumps(s and [s.pid, s.port]))")
+        out = subprocess.run([sys.executable, "-c", code, sqlite_url, str(tmp_path)], cwd=REPO,
+                             capture_output=True, text=True, timeout=60, check=True)
+        assert json.loads(out.stdout) == [server.pid, server.port]
+    finally:
+        od.stop(server)
+    assert ended(server.pid)
+    assert od.running(tmp_path, sqlite_url) is None  # the record is left, but its pid has ended

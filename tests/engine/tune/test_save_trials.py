@@ -74,3 +74,66 @@ def test_the_request_is_checked(trials):
 ])
 def test_trial_of_reads_only_the_engines_own_lineage(lineage, expected):
     assert trial_of(lineage) == expected
+
+
+def test_the_best_n_are_saved_once_however_often_the_study_is_run(tuned, tmp_path):
+    from engine import models
+
+    ws, url = _copy(tuned, tmp_path)
+    args = ("tune", "--family", "logreg", "--data", "wine", "--trials", "6", "--cv", "3", "--pruner", "none",
+            "--save-best", "3", "--study", "s", "--workspace", ws.root, "--json")
+    first = run_cli(*args)
+    assert first.returncode == 0, str(first)
+    study = optuna.load_study(study_name="s", storage=url)
+    ranked = sorted((t for t in study.trials if t.values), key=lambda t: (-t.values[0], t.number))
+    expected, seen = [], set()
+    for t in ranked:  # the 3 best distinct parameter sets, best first
+        key = tuple(sorted(t.params.items()))
+        if key not in seen:
+            seen.add(key)
+            expected.append(t.number)
+    saved = first.json["saved"]
+    assert [b["number"] for b in saved] == expected[:3]
+    n_models = len(models.list_registered(ws))
+    again = run_cli(*args)
+    assert again.returncode == 0, str(again)
+    assert [(b["artifact_id"], b["run_id"]) for b in again.json["saved"]] == [
+        (b["artifact_id"], b["run_id"]) for b in saved]  # the same models and runs, not copies
+    assert len(models.list_registered(ws)) == n_models
+
+
+def test_a_cancelled_jobs_running_trial_is_failed_and_not_counted(tuned, tmp_path):
+    import time
+
+    from engine.tune.history import TrialLog, counts
+    from engine.tune.run import release_trials
+    from engine.tune.study import JOB_ATTR, STOPPED_ATTR, tally
+
+    ws, url = _copy(tuned, tmp_path)
+    made = optuna.load_study(study_name="s", storage=url).user_attrs["frontier_request"]  # the wine study's
+    request = {"kind": "tune", **{k: made[k] for k in ("dataset_id", "target", "task")}, "family": "random_forest",
+               "n_trials": 50, "study": "slow", "storage": url, "cv": 5, "pruner": "none", "save_best": 0}
+    job_id = jobs.submit(ws, request, title="slow study")
+    deadline = time.monotonic() + 120
+    while True:  # until its worker is inside a trial
+        try:
+            study = optuna.load_study(study_name="slow", storage=url)
+            running = [t for t in study.get_trials(deepcopy=False) if t.state.name == "RUNNING"]
+        except KeyError:
+            running = []
+        if running or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert running and running[0].user_attrs.get(JOB_ATTR) == job_id
+    jobs.cancel(ws, job_id)
+    assert jobs.wait(ws, job_id, timeout_s=60).state == "cancelled"
+    left = [t for t in optuna.load_study(study_name="slow", storage=url).trials if t.state.name == "RUNNING"]
+    assert left, "the killed worker's trial is still RUNNING: nothing else will ever finish it"
+    assert release_trials(url, "slow", job_id) == len(left)
+    assert release_trials(url, "slow", job_id) == 0  # idempotent
+    study = optuna.load_study(study_name="slow", storage=url)
+    stopped = [t for t in study.trials if t.user_attrs.get(STOPPED_ATTR)]
+    assert [t.state.name for t in stopped] == ["FAIL"] * len(left)
+    n = counts(TrialLog(study).refresh())
+    assert n["stopped"] == len(left) and n["failed"] == 0
+    assert tally(study.trials).counted == n["complete"] + n["pruned"]

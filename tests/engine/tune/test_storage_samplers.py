@@ -327,3 +327,47 @@ def test_pruner_refused_for_multi_objective(name: str) -> None:
     with pytest.raises(FrontierError, match="one objective only"):
         samplers.make_pruner(name, n_objectives=2)
     assert isinstance(samplers.make_pruner("none", n_objectives=2), optuna.pruners.NopPruner)
+
+
+RAW_AT = "postgresql://alice:s3c@ret@127.0.0.1:1/db"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        RAW_AT,
+        "postgresql+psycopg2://alice:s3c@ret@127.0.0.1:1/db?connect_timeout=2",
+        "postgresql://alice:s3c/x@ret@127.0.0.1/db",  # make_url lets a password hold '/'
+        "mysql+pymysql://alice:s3c@ret@127.0.0.1/db",
+        "postgresql://alice@127.0.0.1:1/db?password=s3c@ret",  # make_url: host 'ret'
+        "postgresql://127.0.0.1:1/db?user=alice&password=s3c@ret",
+    ],
+)
+def test_raw_at_in_a_password_is_refused_without_echoing_it(ws: Workspace, url: str) -> None:
+    for call in (lambda: storage.resolve(url, ws), lambda: storage.open_storage(url)):
+        with pytest.raises(FrontierError) as err:
+            call()
+        message = err.value.message
+        assert "%40" in message and "\n" not in message
+        assert "s3c" not in message and "ret" not in message  # nor s3c@ret
+    assert "s3c" not in storage.mask(url) and "ret" not in storage.mask(url)
+
+
+def test_mask_hides_a_raw_at_password_whole() -> None:
+    assert storage.mask(RAW_AT) == "postgresql://alice:***@127.0.0.1:1/db"
+    assert storage.mask("postgresql://alice@corp:pw@db/x") == "postgresql://alice@corp:***@db/x"
+    # an '@' in a query password does not end the user:password part early or late
+    assert storage.mask("postgresql://alice:pw@db:5432/x?password=s3c@ret") == (
+        "postgresql://alice:***@db:5432/x?password=***"
+    )
+    assert storage.mask("postgresql://alice@db:5432/x") == "postgresql://alice@db:5432/x"
+
+
+def test_percent_encoded_at_in_a_password_is_accepted(ws: Workspace) -> None:
+    from sqlalchemy.engine import make_url
+
+    url = storage.resolve("postgresql://alice:s3c%40ret@127.0.0.1:1/db", ws)
+    assert url.endswith("://alice:s3c%40ret@127.0.0.1:1/db")
+    parsed = make_url(url)
+    assert (parsed.password, parsed.host, parsed.port) == ("s3c@ret", "127.0.0.1", 1)
+    assert storage.resolve("postgresql://alice@127.0.0.1/db?password=s3c%40ret", ws)
