@@ -12,22 +12,11 @@ Two measures, both ratios taken in the same run:
 
 from __future__ import annotations
 
-import statistics
-import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import SAMPLES, cli, row, scratch
+from benchmarks.common import SAMPLES, cli, median_time, row, scratch
 from benchmarks.listing import _time_pages, _workspace_with_runs
-
-
-def _time(fn, repeats: int = 7) -> float:
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 def _data_and_figures(ws: Path) -> tuple[float, float]:
@@ -45,7 +34,7 @@ def _data_and_figures(ws: Path) -> tuple[float, float]:
         runs = store.runs()
         matching = candidates(runs, RunFilter())
         pareto_figure(overview(matching, Axes())).to_dict()
-    return _time(store.runs), _time(page)
+    return median_time(store.runs), median_time(page)
 
 
 def _page_times(workspaces: list[Path], run_ids: list[list[str]], repeats: int = 11) -> list[float]:

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import row, scratch
+from benchmarks.common import median_time, row, scratch
 
 SIZES = (1_000, 10_000)
 
@@ -78,15 +78,6 @@ def _add(url: str, name: str, k: int) -> None:
     study.optimize(lambda t: t.suggest_float("C", 1e-3, 1e3, log=True), n_trials=k)
 
 
-def _median(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
-
-
 def bench_tune_page() -> list[dict[str, Any]]:
     from engine.tune.history import TrialLog
     from engine.tune.storage import open_storage
@@ -104,12 +95,12 @@ def bench_tune_page() -> list[dict[str, Any]]:
             logs[n].refresh()
         for _ in range(5):  # interleaved, so drift on a noisy machine hits both sizes alike
             for n in SIZES:
-                first[n].append(_median(lambda n=n: _rerun(TrialLog.load(storages[n], "s")), 1))
+                first[n].append(median_time(lambda n=n: _rerun(TrialLog.load(storages[n], "s")), 1))
                 _add(urls[n], "s", 10)
                 t0 = time.perf_counter()
                 _rerun(logs[n])
                 rerun[n].append(time.perf_counter() - t0)
-                plot[n].append(_median(lambda n=n: _optuna_plot(logs[n]), 1))
+                plot[n].append(median_time(lambda n=n: _optuna_plot(logs[n]), 1))
     med = {k: {n: statistics.median(v[n]) for n in SIZES} for k, v in
            (("first", first), ("rerun", rerun), ("plot", plot))}
     small, large = SIZES

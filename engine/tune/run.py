@@ -66,19 +66,13 @@ def spec_of(payload: TunePayload, ws: Workspace | None = None):
 
 def execute(ws: Workspace, payload: TunePayload, progress: Any = None, *, owner: str | None = None,
             job_id: str | None = None) -> dict[str, Any]:
-    from engine import datasets
-    from engine.tune import spaces
     from engine.tune.storage import mask, open_storage
     from engine.tune.study import best_trials, open_study, optimize, ranked_trials, tally
 
     steps = as_reporter(progress)
     spec = spec_of(payload)
-    fam = spaces.family(payload.family)
     steps.step("preparing the data", 0.0)
-    dataset = datasets.load(ws, payload.dataset_id)
-    prep = datasets.prepare(dataset, target=payload.target, task=payload.task, n_splits=payload.cv,
-                            numeric=fam.needs_numeric, needed_by=option("family", fam.name) if fam.needs_numeric else None)
-    fam.check_input(prep.input_shape, dataset.name)
+    dataset, prep = _prepared(ws, payload)
     storage = open_storage(payload.storage)
     study = open_study(spec, name=payload.study, storage=storage)
     if REQUEST_ATTR not in study.user_attrs:  # what `engine worker` needs to join from another machine
@@ -104,6 +98,19 @@ def execute(ws: Workspace, payload: TunePayload, progress: Any = None, *, owner:
             "best_trials": [b.to_dict() | saved.get(b.number, none) for b in best],
             "saved": [b.to_dict() | saved[b.number] for b in chosen if b.number in saved],
             "feasible": any(b.feasible for b in best)}
+
+
+def _prepared(ws: Workspace, payload: TunePayload) -> tuple[Any, Any]:
+    """The study's dataset and its prepared rows, checked against the family (tabular or images)."""
+    from engine import datasets
+    from engine.tune import spaces
+
+    fam = spaces.family(payload.family)
+    dataset = datasets.load(ws, payload.dataset_id)
+    prep = datasets.prepare(dataset, target=payload.target, task=payload.task, n_splits=payload.cv,
+                            numeric=fam.needs_numeric, needed_by=option("family", fam.name) if fam.needs_numeric else None)
+    fam.check_input(prep.input_shape, dataset.name)
+    return dataset, prep
 
 
 def release_trials(storage_url: str, study_name: str, job_id: str) -> int:
@@ -148,8 +155,6 @@ def execute_save(ws: Workspace, payload: TuneSavePayload, progress: Any = None, 
     import optuna
     from optuna.trial import TrialState
 
-    from engine import datasets
-    from engine.tune import spaces
     from engine.tune.storage import open_storage
     from engine.tune.study import BestTrial, feasible
 
@@ -168,11 +173,8 @@ def execute_save(ws: Workspace, payload: TuneSavePayload, progress: Any = None, 
     chosen = [BestTrial(n, list(by_number[n].values), dict(by_number[n].params), feasible(by_number[n]))
               for n in dict.fromkeys(payload.trials)]
     spec = spec_of(request)
-    fam = spaces.family(request.family)
     steps.step("preparing the data", 0.0)
-    dataset = datasets.load(ws, request.dataset_id)
-    prep = datasets.prepare(dataset, target=request.target, task=request.task, n_splits=request.cv,
-                            numeric=fam.needs_numeric, needed_by=option("family", fam.name) if fam.needs_numeric else None)
+    dataset, prep = _prepared(ws, request)
     saved = _save_and_benchmark(ws, request, spec, prep, dataset, chosen, steps, owner=owner, start=0.0)
     return {"study": payload.study, "saved": [b.to_dict() | saved.get(b.number, {"artifact_id": None, "run_id": None})
                                               for b in chosen]}
