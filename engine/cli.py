@@ -72,6 +72,12 @@ def build_parser() -> argparse.ArgumentParser:
     add_tune_arguments(t)
     _common(t)
 
+    from engine.compress.commands import add_arguments as add_compress_arguments
+
+    z = sub.add_parser("compress", help="quantize / export a model and compare each variant with it")
+    add_compress_arguments(z)
+    _common(z)
+
     from engine.tune.commands import add_worker_arguments
 
     w = sub.add_parser("worker", help="join a tune study from any machine sharing its storage and workspace")
@@ -318,8 +324,14 @@ def cmd_worker(args: argparse.Namespace) -> int:
     return run(args)
 
 
+def cmd_compress(args: argparse.Namespace) -> int:
+    from engine.compress.commands import cmd_compress as run
+
+    return run(args)
+
+
 COMMANDS = {"benchmark": cmd_benchmark, "compare": cmd_compare, "report": cmd_report, "tune": cmd_tune,
-            "worker": cmd_worker}
+            "worker": cmd_worker, "compress": cmd_compress}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -54,6 +54,10 @@ OPTIONS: dict[str, tuple[str, str]] = {
     "study": ("--study", "'Study name'"),
     "space": ("--space", "'Search space'"),
     "save_best": ("--save-best", "'Best trials to save'"),
+    "method": ("--method", "'Methods'"),
+    "gate": ("--gate", "'Accuracy gate (points)'"),
+    "calibration": ("--calibration", "'Calibration'"),
+    "calibration_rows": ("--calibration-rows", "'Calibration rows'"),
 }
 _STRAY = {0x01: " ", 0x02: None, 0x03: None}  # marker characters left over from user text are dropped
 _MARK = re.compile("\x02([a-z_]+)(?:\x01([^\x03]*))?\x03")

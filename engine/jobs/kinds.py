@@ -1,4 +1,4 @@
-"""The built-in job kinds: benchmark, tune, tune_save, describe, register_model, register_dataset.
+"""The built-in job kinds: benchmark, tune, tune_save, compress, describe, register_model, register_dataset.
 
 Each handler runs in the worker, under the job's limits. Uploads are parsed
 here, never in the server; a bad upload fails with one line and leaves nothing
@@ -20,6 +20,7 @@ from engine.jobs import inputs, machine
 from engine.jobs.handlers import JobContext, register
 from engine.jobs.spec import (
     BenchmarkPayload,
+    CompressPayload,
     DescribePayload,
     RegisterDatasetPayload,
     RegisterModelPayload,
@@ -49,6 +50,13 @@ def tune_save(ctx: JobContext, payload: TuneSavePayload) -> dict[str, Any]:
     from engine.tune.run import execute_save
 
     return execute_save(ctx.ws, payload, ctx.progress, owner=ctx.owner)
+
+
+@register("compress")
+def compress(ctx: JobContext, payload: CompressPayload) -> dict[str, Any]:
+    from engine.compress.run import execute
+
+    return execute(ctx.ws, payload, ctx.progress, owner=ctx.owner)
 
 
 @register("describe")

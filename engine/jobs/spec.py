@@ -297,6 +297,77 @@ class TuneSavePayload:
                            expect=f"1 to {MAX_SAVED_TRIALS} trial numbers")))
 
 
+COMPRESS_METHODS = ("onnx", "dynamic-int8", "static-int8", "fp16", "auto")  # engine.compress.methods.METHODS
+
+
+@payload("compress")
+@dataclass(frozen=True)
+class CompressPayload:
+    """Compress one registered classifier and benchmark its variants on one registered dataset's folds
+    (built by ``engine.compress.commands``)."""
+
+    artifact_id: str
+    dataset_id: str
+    target: str
+    methods: tuple[str, ...]
+    task: str = "classification"
+    drop: tuple[str, ...] = ()
+    name: str = ""
+    gate: float = 1.0
+    cv: int = 5
+    seed: int = 0
+    threads: int | None = None
+    device: str = "cpu"
+    calibration: str = "minmax"
+    calibration_rows: int = 256
+    batch_sizes: tuple[int, ...] = (1, 32)
+    latency_time_s: float = 0.2
+    latency_count: int = 20
+    dataset_name: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        for key in ("methods", "drop", "batch_sizes"):
+            data[key] = list(data[key])
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> CompressPayload:
+        def texts(c: object) -> bool:
+            return isinstance(c, list) and len(c) <= 1000 and all(isinstance(x, str) and _text(x) for x in c)
+
+        with Fields(data, "compress request") as f:
+            return cls(
+                artifact_id=f.get("artifact_id", str, check=is_content_id, expect="a model id"),
+                dataset_id=f.get("dataset_id", str, check=is_content_id, expect="a dataset id"),
+                target=f.get("target", str, check=_text, expect="a column name"),
+                methods=tuple(f.get("methods", list, check=lambda m: 1 <= len(m) <= len(COMPRESS_METHODS) and all(
+                    x in COMPRESS_METHODS for x in m), expect=f"a list of {', '.join(COMPRESS_METHODS)}")),
+                task=f.get("task", str, default="classification", check=lambda t: t == "classification",
+                           expect="classification"),
+                drop=tuple(f.get("drop", list, default=[], check=texts, expect="a list of column names")),
+                name=plain(f.get("name", str, default="", check=_text, expect="a name")),
+                gate=f.get("gate", float, default=1.0, check=lambda g: math.isfinite(g) and 0 <= g <= 100,
+                           expect="0 to 100 points"),
+                cv=f.get("cv", int, default=5, check=lambda n: 2 <= n <= 100, expect="2 to 100"),
+                seed=f.get("seed", int, default=0, check=lambda n: 0 <= n < 2**32, expect="0 to 2**32-1"),
+                threads=f.get("threads", int, default=None, check=lambda n: 1 <= n <= 4096, expect="1 to 4096"),
+                device=f.get("device", str, default="cpu", check=lambda d: d in ("cpu", "cuda"), expect="cpu or cuda"),
+                calibration=f.get("calibration", str, default="minmax",
+                                  check=lambda c: c in ("minmax", "entropy", "percentile"),
+                                  expect="minmax, entropy or percentile"),
+                calibration_rows=f.get("calibration_rows", int, default=256, check=lambda n: 1 <= n <= 10_000,
+                                       expect="1 to 10,000"),
+                batch_sizes=tuple(f.get("batch_sizes", list, default=[1, 32], check=lambda b: 1 <= len(b) <= 32 and all(
+                    isinstance(x, int) and not isinstance(x, bool) and 1 <= x <= 65536 for x in b),
+                    expect="a list of batch sizes")),
+                latency_time_s=f.get("latency_time_s", float, default=0.2,
+                                     check=lambda t: math.isfinite(t) and 0 < t <= 60, expect="0 to 60 seconds"),
+                latency_count=f.get("latency_count", int, default=20, check=lambda n: 1 <= n <= 100_000,
+                                    expect="1 to 100,000"),
+                dataset_name=f.get("dataset_name", str, default="", check=_text, expect="a name"))
+
+
 @payload("describe")
 @dataclass(frozen=True)
 class DescribePayload:

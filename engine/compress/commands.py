@@ -1,0 +1,188 @@
+"""``python -m engine compress``: make compressed variants of one model and compare each with it.
+
+Every flag, the model, the data and which methods apply to the model's format
+are checked in this process before anything is written; then the dataset and
+the model are registered and a ``compress`` job runs them (see
+:mod:`engine.compress.run`). Importing this module imports no scikit-learn,
+torch or ONNX Runtime.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+from engine.compress.calibration import DEFAULT_ROWS, MAX_ROWS
+from engine.compress.methods import CALIBRATIONS, METHODS, SKLEARN, parse_methods, plan_recipes
+from engine.errors import FrontierError, option
+
+
+def add_arguments(c: argparse.ArgumentParser) -> None:
+    c.add_argument("--model", action="append", required=True, metavar="PATH",
+                   help="the model to compress (.skops, .onnx, .pt TorchScript, .pt2, .pkl/.joblib)")
+    c.add_argument("--data", required=True, metavar="PATH",
+                   help="dataset file, built-in name, samples holdout or registered dataset id")
+    c.add_argument("--target", metavar="COL", help="target column (a class column: compress gates on accuracy)")
+    c.add_argument("--drop", action="append", default=[], metavar="COL", help="column to leave out; repeatable")
+    c.add_argument("--name", metavar="LABEL", help="display name of the model (default: the file name)")
+    c.add_argument("--method", action="append", required=True, metavar="NAME",
+                   help=f"compression method, repeatable: {', '.join(METHODS)} (auto: every one that applies)")
+    c.add_argument("--gate", type=float, default=1.0, metavar="POINTS",
+                   help="a variant passes when it loses at most this many accuracy points (default 1.0)")
+    c.add_argument("--calibration", default="minmax", choices=CALIBRATIONS,
+                   help="static-int8 calibration method (default minmax)")
+    c.add_argument("--calibration-rows", type=int, default=DEFAULT_ROWS, metavar="N",
+                   help=f"static-int8 calibration rows, from the first fold's training part (default {DEFAULT_ROWS})")
+    c.add_argument("--cv", type=int, default=5, help="number of folds (default 5)")
+    c.add_argument("--seed", type=int, default=0, help="fold shuffling seed (default 0)")
+    c.add_argument("--trust", action="store_true",
+                   help="allow formats that can run code when loaded (pickle, TorchScript, pickled .pt2)")
+    c.add_argument("--batch-sizes", default="1,32", metavar="LIST",
+                   help="latency batch sizes (default 1,32; 1 is always measured: speedups are at batch 1)")
+    c.add_argument("--latency-time", type=float, default=0.2, metavar="S",
+                   help="minimum timed seconds per batch size (default 0.2)")
+    c.add_argument("--latency-count", type=int, default=20, metavar="N",
+                   help="minimum timed calls per batch size (default 20)")
+    c.add_argument("--threads", type=int, metavar="N", help="threads for inference (default as benchmark)")
+    c.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="where variants run (default cpu)")
+    c.add_argument("--time-limit", type=float, metavar="S", help="stop any step after S seconds")
+
+
+def _check_flags(args: argparse.Namespace) -> tuple[str, ...]:
+    methods = parse_methods(args.method)
+    if not (math.isfinite(args.gate) and 0 <= args.gate <= 100):
+        raise FrontierError(f"{option('gate')} must be between 0 and 100 accuracy points, got {args.gate:g}")
+    if args.cv < 2:
+        raise FrontierError(f"{option('cv')} must be at least 2, got {args.cv}")
+    if not 0 <= args.seed < 2**32:
+        raise FrontierError(f"{option('seed')} must be between 0 and {2**32 - 1}, got {args.seed}")
+    if args.threads is not None and args.threads < 1:
+        raise FrontierError(f"{option('threads')} must be at least 1")
+    if not 1 <= args.calibration_rows <= MAX_ROWS:
+        raise FrontierError(f"{option('calibration_rows')} must be between 1 and {MAX_ROWS:,}, "
+                            f"got {args.calibration_rows}")
+    if not (math.isfinite(args.latency_time) and 0 < args.latency_time <= 60):
+        raise FrontierError(f"--latency-time must be between 0 and 60 seconds, got {args.latency_time:g}")
+    if args.latency_count < 1:
+        raise FrontierError(f"--latency-count must be at least 1, got {args.latency_count}")
+    if len(args.model) != 1:
+        raise FrontierError(f"{option('model')} was given {len(args.model)} times; compress takes one model "
+                            "(run it once per model)")
+    return methods
+
+
+def cmd_compress(args: argparse.Namespace) -> int:
+    from engine import benchmark, datasets, jobs, models
+    from engine.benchmark.plan import _require_cuda
+    from engine.cli import (
+        _close_bar,
+        _dataset,
+        _known_artifact,
+        _limits,
+        _parse_sizes,
+        _progress_bar,
+        _read_models,
+        _RunFailed,
+    )
+    from engine.datasets.prepare import Live
+    from engine.jobs.spec import CompressPayload
+    from engine.owners import local_actor
+    from engine.workspace import Workspace
+
+    # Validate everything before the workspace is touched.
+    methods = _check_flags(args)
+    sizes = tuple(sorted({1, *_parse_sizes(args.batch_sizes)}))
+    limits = _limits(args.time_limit)
+    if args.device == "cuda":
+        _require_cuda()
+    ws_root = Path(args.workspace) if args.workspace else None
+    ws_probe = Workspace.at(ws_root)
+    path = Path(args.model[0])
+    (data,) = _read_models(args.model)
+    if data is None:
+        raise FrontierError(f"model file not found: {args.model[0]}")
+    owner = local_actor().name
+    info = (_known_artifact(ws_probe, data, path, args.name, trusted=args.trust)
+            or models.info_from_bytes(data, path.name, trusted=args.trust, display_name=args.name,
+                                      source_path=path.resolve(), owner=owner))
+    dataset = _dataset(ws_probe, args.data)
+    config = benchmark.BenchmarkConfig(target=args.target, drop=tuple(args.drop), cv=args.cv, seed=args.seed,
+                                       as_is=True, threads=args.threads, device=args.device)
+    p = benchmark.plan(ws_probe, [info], dataset, config, names=[info.name])  # the model takes these rows
+    checked = p.checked
+    if checked.task != "classification":
+        raise FrontierError(f"{option('target', checked.target)} is continuous (regression); compress gates on "
+                            "accuracy and takes classifiers only for now")
+    if info.format in SKLEARN:  # the ONNX export takes one float32 matrix
+        described = Live(dataset) if isinstance(dataset, datasets.Dataset) else dataset
+        datasets.check(described, target=checked.target, drop=tuple(args.drop), n_splits=args.cv, numeric=True,
+                       needed_by=f"the ONNX export of '{info.name}'")
+    _, skipped = plan_recipes(methods, info.format, device=args.device, name=info.name)
+    payload = CompressPayload(artifact_id=info.id, dataset_id=dataset.id, target=checked.target, methods=methods,
+                              drop=tuple(args.drop), name=info.name, gate=float(args.gate), cv=args.cv,
+                              seed=args.seed, threads=config.n_threads, device=args.device,
+                              calibration=args.calibration, calibration_rows=args.calibration_rows,
+                              batch_sizes=sizes, latency_time_s=float(args.latency_time),
+                              latency_count=args.latency_count, dataset_name=dataset.name)
+    CompressPayload.from_dict(payload.to_dict())  # the job reads it back: it must pass its own checks here
+
+    ws = Workspace.open(ws_root)
+    if isinstance(dataset, datasets.Dataset):
+        datasets.register(ws, dataset, owner=owner)
+    models.save(ws, info, data, owner=owner)
+    st = jobs.run(ws, {"kind": "compress", **payload.to_dict()},
+                  on_progress=_progress_bar(args.json, 1, desc=f"compress {info.name[:30]}"),
+                  title=f"compress {info.name} on {dataset.name}", limits=limits, owner=owner)
+    _close_bar()
+    if st.state != "done":
+        raise _RunFailed(st.error or st.state)
+    result = st.result or {}
+    if not result.get("variants"):
+        why = [f"{e['method']}: {e['error']}" for e in result.get("errors", [])]
+        why += [f"{s['method']}: {s['reason']}" for s in result.get("skipped", []) if s not in skipped]
+        raise _RunFailed("no variant was made: " + ("; ".join(why) or "no recipe applies"))
+    if args.json:
+        print(json.dumps(_jsonable(result), default=str))
+    else:
+        _print(result)
+    return 0
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def _num(v: Any, fmt: str) -> str:
+    return "n/a" if v is None else format(v, fmt)
+
+
+def _print(result: dict[str, Any]) -> None:
+    o = result["original"]
+    seen = " (scored on rows it was trained on)" if o.get("rows_seen") else ""
+    print(f"original: {o['name']}  accuracy {_num(o.get('accuracy_mean'), '.4f')}  "
+          f"p50 {_num(o.get('latency_p50_ms'), '.3f')} ms  {o['size_bytes']:,} bytes{seen}")
+    cols = ["method", "backend", "size", "smaller", "accuracy", "Δ points", "flips", "p50 ms", "speedup", "gate"]
+    rows = [[v["method"], v["backend"], f"{v['size_bytes']:,}", _num(v.get("size_ratio"), ".2f") + "x",
+             _num(v.get("accuracy_mean"), ".4f"), _num(v.get("accuracy_delta"), "+.2f"),
+             _num(v.get("flip_rate"), ".2%"), _num(v.get("latency_p50_ms"), ".3f"),
+             _num(v.get("speedup"), ".2f") + "x", "pass" if v.get("gate_passed") else "FAIL"]
+            for v in result["variants"]]
+    widths = [max(len(str(x)) for x in col) for col in zip(cols, *rows, strict=False)]
+    for row in [cols, *rows]:
+        print("  ".join(str(x).ljust(w) for x, w in zip(row, widths, strict=False)).rstrip())
+    for s in result.get("skipped", []):
+        print(f"skipped {s['method']} ({s['backend']}): {s['reason']}", file=sys.stderr)
+    for e in result.get("errors", []):
+        print(f"failed {e['method']} ({e['backend']}): {e['error']}", file=sys.stderr)
+    runs = " ".join(f"--run {r}" for r in [o["run_id"], *(v["run_id"] for v in result["variants"])])
+    print(f"results: compare them with `python -m engine compare {runs} --baseline {o['run_id']}`", file=sys.stderr)

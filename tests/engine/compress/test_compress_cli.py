@@ -1,0 +1,174 @@
+"""``python -m engine compress``: the JSON contract, variants of the digits MLP that are stored, benchmarked
+on the original's folds and compared with it (checked against the stored per-row predictions), auto
+carrying on past a failed recipe, and bad flags exiting 2 with one line and nothing written."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from frontier_support import run_cli, sample
+from sklearn.metrics import accuracy_score
+from sklearn.model_selection import StratifiedKFold
+
+from engine.compress import calibration
+from engine.compress.run import variant_of
+from engine.jobs.spec import CompressPayload
+from engine.results import ResultStore
+from engine.workspace import Workspace
+
+FAST = ("--cv", "3", "--latency-time", "0.01", "--latency-count", "3", "--batch-sizes", "1", "--threads", "1")
+CONTRACT = {"method", "artifact_id", "path", "size_bytes", "size_ratio", "accuracy_mean", "accuracy_delta",
+            "flip_rate", "latency_p50_ms", "speedup", "gate_passed"}
+
+
+def _has_cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+@pytest.fixture(scope="module")
+def compressed(tmp_path_factory):
+    ws = tmp_path_factory.mktemp("compress") / "ws"
+    result = run_cli("compress", "--model", sample("digits_mlp.pt"), "--trust", "--data", "digits",
+                     "--method", "auto", *FAST, "--workspace", ws, "--json")
+    assert result.returncode == 0, str(result)
+    return ws, result.json
+
+
+def _variant(doc, method, backend="onnxruntime"):
+    (v,) = [v for v in doc["variants"] if v["method"] == method and v["backend"] == backend]
+    return v
+
+
+def test_the_json_contract(compressed):
+    _, doc = compressed
+    assert doc["errors"] == [] and doc["skipped"] == []
+    made = {(v["method"], v["backend"]) for v in doc["variants"]}
+    assert made == {("onnx", "onnxruntime"), ("dynamic-int8", "onnxruntime"), ("dynamic-int8", "torch"),
+                    ("static-int8", "onnxruntime"), ("fp16", "onnxruntime")}
+    for v in doc["variants"]:
+        assert set(v) >= CONTRACT, CONTRACT - set(v)
+        assert isinstance(v["gate_passed"], bool) and v["gate_passed"] == (v["accuracy_delta"] >= -1.0)
+        assert v["size_ratio"] == pytest.approx(doc["original"]["size_bytes"] / v["size_bytes"])
+        assert v["speedup"] == pytest.approx(doc["original"]["latency_p50_ms"] / v["latency_p50_ms"])
+    assert _variant(doc, "onnx")["parity"]["passed"] and _variant(doc, "onnx")["parity"]["tolerance"] == 1e-4
+
+
+def test_dynamic_int8_of_the_digits_mlp_is_2_5x_smaller_and_loses_at_most_a_point(compressed):
+    _, doc = compressed
+    for backend in ("onnxruntime", "torch"):
+        v = _variant(doc, "dynamic-int8", backend)
+        assert v["size_ratio"] >= 2.5 and v["accuracy_delta"] >= -1.0, v
+    assert _variant(doc, "dynamic-int8", "torch")["format"] == "torchscript"
+
+
+def test_variants_are_registered_runs_on_the_originals_folds_with_rows_seen(compressed):
+    ws, doc = compressed
+    store = ResultStore(Workspace(ws))
+    orig = doc["original"]
+    o_sum = store.summary(orig["run_id"])
+    assert o_sum["mode"] == "as-is" and o_sum["rows_seen"] is True  # the sample was trained on 70% of digits
+    o_pred = store.table(orig["run_id"], "predictions").sort_values("row")
+    for v in doc["variants"]:
+        s = store.summary(v["run_id"])
+        assert s["artifact_id"] == v["artifact_id"] and s["folds_id"] == o_sum["folds_id"]
+        assert s["rows_seen"] is True and v["rows_seen"] is True
+        assert s["lineage"].startswith(f"variant of digits_mlp.pt ({orig['artifact_id']}) by {v['method']}")
+        assert variant_of(s["lineage"]) == (orig["artifact_id"], v["method"])
+        with open(v["path"], "rb") as fh:
+            assert len(fh.read()) == v["size_bytes"]
+        pred = store.table(v["run_id"], "predictions").sort_values("row")
+        flipped = sum(int(a != b) for a, b in zip(o_pred["y_pred"], pred["y_pred"], strict=True))  # a hand count
+        assert v["flip_rate"] == flipped / len(pred)
+        per_fold = [accuracy_score(f["y_true"], f["y_pred"]) for _, f in pred.groupby("fold")]
+        base = [accuracy_score(f["y_true"], f["y_pred"]) for _, f in o_pred.groupby("fold")]
+        assert v["accuracy_delta"] == pytest.approx((np.mean(per_fold) - np.mean(base)) * 100)
+
+
+def test_static_int8_was_calibrated_on_training_rows_of_the_first_fold_only(compressed):
+    _, doc = compressed
+    cal = _variant(doc, "static-int8")["calibration"]
+    assert cal["method"] == "minmax" and cal["fold"] == 0 and cal["part"] == "train"
+    from sklearn.datasets import load_digits
+
+    y = load_digits().target
+    splits = list(StratifiedKFold(n_splits=3, shuffle=True, random_state=0).split(np.zeros(len(y)), y))
+    rows = calibration.calibration_rows(splits, n=256, seed=0)
+    assert calibration.rows_digest(rows) == cal["rows_sha256"] and len(rows) == cal["n_rows"]  # these rows...
+    assert not set(rows) & set(splits[0][1]) and set(rows) <= set(splits[0][0])  # ...none of them a test row
+
+
+def test_auto_continues_past_a_failed_recipe(compressed, monkeypatch):
+    from engine.compress import half, run
+
+    ws, doc = compressed
+    summary = ResultStore(Workspace(ws)).summary(doc["original"]["run_id"])
+
+    def broken(data):
+        raise RuntimeError("converter exploded")
+
+    monkeypatch.setattr(half, "to_fp16", broken)
+    payload = CompressPayload(artifact_id=doc["original"]["artifact_id"], dataset_id=summary["dataset_id"],
+                              target="target", methods=("auto",), cv=3, threads=1, batch_sizes=(1,),
+                              latency_time_s=0.01, latency_count=3)
+    out = run.execute(Workspace(ws), payload)
+    assert out["errors"] == [{"method": "fp16", "backend": "onnxruntime", "error": "RuntimeError: converter exploded"}]
+    assert {(v["method"], v["backend"]) for v in out["variants"]} == {
+        ("onnx", "onnxruntime"), ("dynamic-int8", "onnxruntime"), ("dynamic-int8", "torch"),
+        ("static-int8", "onnxruntime")}
+    assert all(v["cached"] for v in out["variants"])  # the same variants, runs served from the store
+
+
+def test_a_failed_export_is_told_once_and_the_torch_recipe_still_runs(compressed, monkeypatch):
+    from engine.compress import export, run
+
+    ws, doc = compressed
+    summary = ResultStore(Workspace(ws)).summary(doc["original"]["run_id"])
+    monkeypatch.setattr(export, "to_onnx", lambda *a, **k: (_ for _ in ()).throw(ValueError("no graph\nat all")))
+    payload = CompressPayload(artifact_id=doc["original"]["artifact_id"], dataset_id=summary["dataset_id"],
+                              target="target", methods=("dynamic-int8", "fp16"), cv=3, threads=1, batch_sizes=(1,),
+                              latency_time_s=0.01, latency_count=3)
+    out = run.execute(Workspace(ws), payload)
+    assert [(v["method"], v["backend"]) for v in out["variants"]] == [("dynamic-int8", "torch")]
+    first, second = out["errors"]
+    assert first["error"] == "the ONNX export failed: ValueError: no graph" and "\n" not in first["error"]
+    assert second["method"] == "fp16" and second["error"].startswith("needs the ONNX export, which failed")
+
+
+def test_without_json_a_table_and_the_same_variants(compressed):
+    ws, doc = compressed
+    before = sorted(p.name for p in (ws / "artifacts").iterdir())
+    result = run_cli("compress", "--model", sample("digits_mlp.pt"), "--data", "digits", "--method", "dynamic-int8",
+                     *FAST, "--workspace", ws)  # registered and trusted already: no --trust needed
+    assert result.returncode == 0, str(result)
+    assert sorted(p.name for p in (ws / "artifacts").iterdir()) == before  # the same bytes, the same ids
+    assert _variant(doc, "dynamic-int8")["artifact_id"] in before
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("original: digits_mlp.pt") and lines[1].split()[:2] == ["method", "backend"]
+    assert [line.split()[:2] for line in lines[2:]] == [["dynamic-int8", "onnxruntime"], ["dynamic-int8", "torch"]]
+    assert "python -m engine compare" in result.stderr
+
+
+@pytest.mark.parametrize(("args", "words"), [
+    (["--method", "nope"], "--method: unknown method 'nope'"),
+    (["--method", "prune"], "--method prune is not built yet"),
+    (["--gate", "-1"], "--gate must be between 0 and 100"),
+    (["--calibration", "kl"], "--calibration: invalid choice"),
+    (["--calibration-rows", "0"], "--calibration-rows must be between"),
+    (["--model", str(sample("digits_mlp.onnx")), "--method", "onnx"], "--method onnx does not apply"),
+    (["--model", str(sample("digits_mlp.pt")), "--method", "onnx"], "TorchScript archive"),  # no --trust
+    (["--model", str(sample("diabetes_ridge.skops")), "--data", "diabetes"], "regression"),
+    pytest.param(["--device", "cuda"], "--device cuda was asked for but no CUDA GPU is visible",
+                 marks=pytest.mark.skipif(_has_cuda(), reason="this machine has a CUDA GPU")),
+])
+def test_bad_flags_exit_2_with_one_line_and_write_nothing(tmp_path, args, words):
+    ws = tmp_path / "ws"
+    base = {"--model": str(sample("digits_logreg.skops")), "--data": "digits", "--method": "auto"}
+    for i in range(0, len(args), 2):
+        base[args[i]] = args[i + 1]
+    result = run_cli("compress", "--workspace", ws, *[x for kv in base.items() for x in kv])
+    lines = result.stderr_lines
+    assert result.returncode == 2 and len(lines) == 1 and "Traceback" not in result.stderr, str(result)
+    assert words in lines[0], lines[0]
+    assert not ws.exists()
