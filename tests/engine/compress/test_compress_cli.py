@@ -150,7 +150,7 @@ def test_without_json_a_table_and_the_same_variants(compressed):
     assert "python -m engine compare" in result.stderr
 
 
-@pytest.mark.parametrize(("args", "words"), [
+BAD_FLAGS = [
     (["--method", "nope"], "--method: unknown method 'nope'"),
     (["--method", "prune"], "--method prune is not built yet"),
     (["--gate", "-1"], "--gate must be between 0 and 100"),
@@ -161,13 +161,37 @@ def test_without_json_a_table_and_the_same_variants(compressed):
     (["--model", str(sample("diabetes_ridge.skops")), "--data", "diabetes"], "regression"),
     pytest.param(["--device", "cuda"], "--device cuda was asked for but no CUDA GPU is visible",
                  marks=pytest.mark.skipif(_has_cuda(), reason="this machine has a CUDA GPU")),
-])
-def test_bad_flags_exit_2_with_one_line_and_write_nothing(tmp_path, args, words):
-    ws = tmp_path / "ws"
+]
+
+
+def _bad_run(args: list[str], ws) -> object:
     base = {"--model": str(sample("digits_logreg.skops")), "--data": "digits", "--method": "auto"}
     for i in range(0, len(args), 2):
         base[args[i]] = args[i + 1]
-    result = run_cli("compress", "--workspace", ws, *[x for kv in base.items() for x in kv])
+    return run_cli("compress", "--workspace", ws, *[x for kv in base.items() for x in kv])
+
+
+@pytest.fixture(scope="module")
+def bad_outcomes(tmp_path_factory) -> dict[int, tuple[object, object]]:
+    """Every bad-flag case at once (each its own process and workspace)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    root = tmp_path_factory.mktemp("bad-flags")
+    runnable = [i for i, c in enumerate(BAD_FLAGS) if not getattr(c, "marks", ()) or not _has_cuda()]
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        futures = {i: pool.submit(_bad_run, list(_case(i)[0]), root / f"ws{i}") for i in runnable}
+        return {i: (f.result(), root / f"ws{i}") for i, f in futures.items()}
+
+
+def _case(i: int) -> tuple:
+    c = BAD_FLAGS[i]
+    return tuple(c.values) if hasattr(c, "values") else c
+
+
+@pytest.mark.parametrize("case", [pytest.param(i, marks=getattr(c, "marks", ())) for i, c in enumerate(BAD_FLAGS)])
+def test_bad_flags_exit_2_with_one_line_and_write_nothing(case, bad_outcomes):
+    result, ws = bad_outcomes[case]
+    words = _case(case)[1]
     lines = result.stderr_lines
     assert result.returncode == 2 and len(lines) == 1 and "Traceback" not in result.stderr, str(result)
     assert words in lines[0], lines[0]

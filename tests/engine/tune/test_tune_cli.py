@@ -62,7 +62,7 @@ def test_multi_objective_constrained_best_trials_are_feasible_and_non_dominated(
         assert (t.number in reported) == (not beaten)
 
 
-@pytest.mark.parametrize(("args", "words"), [
+BAD_FLAGS = [
     (["--family", "nope"], "--family: unknown family"),
     (["--trials", "0"], "--trials must be between"),
     (["--objective", "rmse"], "--objective"),
@@ -77,14 +77,31 @@ def test_multi_objective_constrained_best_trials_are_feasible_and_non_dominated(
     (["--space", "clf__C: !!python/object/apply:os.system [touch /tmp/pwned]"], "--space is neither JSON nor YAML"),
     (["--space", "just words"], "--space takes JSON or YAML text"),
     (["--family", "cnn", "--data", "wine"], "--family cnn needs images"),  # checked before anything is written
-])
-def test_bad_flags_exit_2_with_one_line_and_write_nothing(tmp_path, args, words):
-    ws = tmp_path / "ws"
+]
+
+
+def _bad_run(args: list[str], ws) -> object:
     base = {"--family": "logreg", "--trials": "2", "--data": "digits"}
     for i in range(0, len(args), 2):
         base[args[i]] = args[i + 1]
-    flat = [x for kv in base.items() for x in kv]
-    result = run_cli("tune", "--workspace", ws, *flat)
+    return run_cli("tune", "--workspace", ws, *[x for kv in base.items() for x in kv])
+
+
+@pytest.fixture(scope="module")
+def bad_outcomes(tmp_path_factory) -> dict[int, tuple[object, object]]:
+    """Every bad-flag case at once (each its own process and workspace): the suite's time stays flat."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    root = tmp_path_factory.mktemp("bad-flags")
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        futures = {i: pool.submit(_bad_run, args, root / f"ws{i}") for i, (args, _) in enumerate(BAD_FLAGS)}
+        return {i: (f.result(), root / f"ws{i}") for i, f in futures.items()}
+
+
+@pytest.mark.parametrize("case", range(len(BAD_FLAGS)), ids=[c[1][:40] for c in BAD_FLAGS])
+def test_bad_flags_exit_2_with_one_line_and_write_nothing(case, bad_outcomes):
+    result, ws = bad_outcomes[case]
+    words = BAD_FLAGS[case][1]
     lines = result.stderr_lines
     assert result.returncode == 2 and len(lines) == 1 and "Traceback" not in result.stderr, str(result)
     assert words in lines[0] and "s3cret" not in result.stderr
