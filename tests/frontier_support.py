@@ -8,6 +8,9 @@ import os
 import shutil
 import subprocess
 import sys
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -100,3 +103,21 @@ class Comparison:
 DIGITS_MODELS = ("digits_mlp.onnx", "digits_logreg.skops", "digits_random_forest.skops",
                  "digits_mlp.pt2", "digits_mlp.pt")
 DIGITS_ONNX_NAME = "MLP as ONNX"
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 90, what: str = "condition", every: float = 0.05) -> Any:
+    """Poll ``predicate`` until it returns something truthy (a liveness bound, not a speed check)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+
+
+def concurrently(calls: Mapping[Any, Callable[[], Any]], workers: int = 3) -> dict[Any, Any]:
+    """Every call at once on a few threads (each usually a CLI process of its own); results by key."""
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = {key: pool.submit(call) for key, call in calls.items()}
+        return {key: f.result() for key, f in futures.items()}

@@ -209,24 +209,31 @@ def _best_trials(ws: Workspace, log: history.TrialLog, row: pd.Series, labels: S
 
 def _budgets(constraints: str) -> dict[str, str]:
     """The study's cost constraints as the Compare page's budgets, so its verdict keeps to them."""
-    from engine.tune.objective import parse_constraint
-
     out: dict[str, str] = {}
-    for text in (c for c in constraints.split(";") if c.strip()):
+    for column, op, limit in _constraints(constraints):
+        if column == "latency_p95_ms" and op == "<=":
+            out["max_p95"] = f"{limit:g}"
+        elif column == "size_bytes" and op == "<=":
+            out["max_size_mb"] = f"{limit / 2**20:g}"  # the Compare page counts MB as 2**20 bytes
+    return out
+
+
+def _constraints(text: str) -> list[tuple[str, str, float]]:
+    """A study's constraints (``a<=1; b>=2``, from its attributes: anyone's to write) as parsed limits;
+    unreadable ones are left out."""
+    from engine import metrics
+
+    out = []
+    for part in (p.strip() for p in text.split(";") if p.strip()):
         try:
-            c = parse_constraint(text.strip(), "classification")
-        except FrontierError:  # unreadable (a study's attributes are anyone's to write): left out
+            out.append(metrics.parse_limit(part, opt="constraint"))
+        except FrontierError:
             continue
-        if c.column == "latency_p95_ms" and c.op == "<=":
-            out["max_p95"] = f"{c.limit:g}"
-        elif c.column == "size_bytes" and c.op == "<=":
-            out["max_size_mb"] = f"{c.limit / 2**20:g}"  # the Compare page counts MB as 2**20 bytes
     return out
 
 
 def _constraint_columns(constraints: str) -> list[str]:
-    return list(dict.fromkeys(c.strip().split("<")[0].split(">")[0].strip() for c in constraints.split(";")
-                              if c.strip()))
+    return list(dict.fromkeys(column for column, _, _ in _constraints(constraints)))
 
 
 def _trials_table(trials: pd.DataFrame, labels: Sequence[str], constraints: str) -> None:

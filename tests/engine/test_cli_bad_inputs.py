@@ -14,14 +14,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-from frontier_support import CliResult, copy_workspace, run_cli, sample, snapshot
+from frontier_support import CliResult, concurrently, copy_workspace, run_cli, sample, snapshot
 
 INPUT, WORKER = "input", "worker"  # where the error can be detected
 
@@ -173,10 +173,8 @@ def _run_case(case: Case, root: Path, template: Path) -> Outcome:
 @pytest.fixture(scope="module")
 def outcomes(tmp_path_factory, populated_workspace) -> dict[str, Outcome]:
     root = tmp_path_factory.mktemp("bad-inputs")
-    with ThreadPoolExecutor(max_workers=3) as pool:
-        futures = {c.id: pool.submit(_run_case, c, root / f"case{i}", populated_workspace)
-                   for i, c in enumerate(CASES)}
-        return {cid: f.result() for cid, f in futures.items()}
+    return concurrently({c.id: partial(_run_case, c, root / f"case{i}", populated_workspace)
+                         for i, c in enumerate(CASES)})
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])

@@ -4,9 +4,11 @@ carrying on past a failed recipe, and bad flags exiting 2 with one line and noth
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 import pytest
-from frontier_support import run_cli, sample
+from frontier_support import concurrently, run_cli, sample
 from sklearn.metrics import accuracy_score
 from sklearn.model_selection import StratifiedKFold
 
@@ -174,13 +176,10 @@ def _bad_run(args: list[str], ws) -> object:
 @pytest.fixture(scope="module")
 def bad_outcomes(tmp_path_factory) -> dict[int, tuple[object, object]]:
     """Every bad-flag case at once (each its own process and workspace)."""
-    from concurrent.futures import ThreadPoolExecutor
-
     root = tmp_path_factory.mktemp("bad-flags")
     runnable = [i for i, c in enumerate(BAD_FLAGS) if not getattr(c, "marks", ()) or not _has_cuda()]
-    with ThreadPoolExecutor(max_workers=3) as pool:
-        futures = {i: pool.submit(_bad_run, list(_case(i)[0]), root / f"ws{i}") for i in runnable}
-        return {i: (f.result(), root / f"ws{i}") for i, f in futures.items()}
+    done = concurrently({i: partial(_bad_run, list(_case(i)[0]), root / f"ws{i}") for i in runnable})
+    return {i: (result, root / f"ws{i}") for i, result in done.items()}
 
 
 def _case(i: int) -> tuple:

@@ -11,9 +11,9 @@ from __future__ import annotations
 import pickle
 import time
 from pathlib import Path
-from typing import Any
 
 import psutil
+from frontier_support import wait_for  # noqa: F401 - the tests here import it from this module
 
 from engine import benchmark, datasets, models
 from engine.measure.latency import LatencySettings
@@ -85,15 +85,6 @@ def plan(ws: Workspace, paths: list[Path], *, data: str = "iris", latency: Laten
     return benchmark.plan(ws, infos, ds, config)
 
 
-def wait_for(predicate, timeout: float = 90, what: str = "condition", every: float = 0.05) -> Any:
-    """Poll ``predicate`` until it returns something truthy (a liveness bound, not a speed check)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(every)
-    raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
 
 
 def job_processes(needle: str) -> list[psutil.Process]:

@@ -25,7 +25,7 @@ from pathlib import Path
 import optuna
 import psutil
 import pytest
-from frontier_support import CLI_WORKER_TIMEOUT_S, REPO_ROOT, run_cli
+from frontier_support import CLI_WORKER_TIMEOUT_S, REPO_ROOT, run_cli, wait_for
 from optuna.trial import TrialState
 from postgres_server import missing_reason, postgres_server
 
@@ -219,16 +219,6 @@ def _study(url: str, name: str) -> optuna.Study:
     return optuna.load_study(study_name=name, storage=_STORAGES[url])
 
 
-def _wait_for(check, what: str, timeout: float = 90, every: float = 0.1):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(every)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def _started(url: str, name: str) -> bool:
     """The study exists and holds the request a worker joins with."""
     try:
@@ -299,10 +289,10 @@ def test_a_killed_worker_s_trial_is_failed_retried_and_the_total_stays_exact(pg_
     n = 12
     first = Cli(tmp_path, "tune", *TUNE, "--trials", n, "--storage", pg_url, "--study", "kill", "--workspace", ws,
                 "--heartbeat", HEARTBEAT_S)
-    _wait_for(lambda: _started(pg_url, "kill") or first.proc.poll() is not None, "the study")
+    wait_for(lambda: _started(pg_url, "kill") or first.proc.poll() is not None, what="the study")
     second = Cli(tmp_path, "worker", "--study", "kill", "--storage", pg_url, "--workspace", ws)
     # both workers are in the middle of a trial (each started long enough ago to have sent a heartbeat)
-    both = _wait_for(lambda: len(r := _running(pg_url, "kill", 0.3)) == 2 and r, "two running trials")
+    both = wait_for(lambda: len(r := _running(pg_url, "kill", 0.3)) == 2 and r, what="two running trials")
     tree = second.kill()
     _, alive = psutil.wait_procs(tree, timeout=10)
     assert tree and not alive  # the job's worker process died with its CLI: no heartbeat keeps its trial alive
@@ -329,7 +319,7 @@ def test_a_worker_restarted_alone_fails_and_retries_its_stale_trial(pg_url, ws, 
     n = 3
     only = Cli(tmp_path, "tune", *TUNE, "--trials", n, "--storage", pg_url, "--study", "alone", "--workspace", ws,
                "--heartbeat", HEARTBEAT_S)
-    (dead,) = _wait_for(lambda: _running(pg_url, "alone", 0.3), "a running trial")
+    (dead,) = wait_for(lambda: _running(pg_url, "alone", 0.3), what="a running trial")
     only.kill()
     killed_at = time.monotonic()
     # meanwhile: a worker that would give up silent trials at another time than the study's is refused

@@ -3,9 +3,11 @@ and stored as runs the compare command shows with their lineage; bad flags exit 
 
 from __future__ import annotations
 
+from functools import partial
+
 import optuna
 import pytest
-from frontier_support import run_cli
+from frontier_support import concurrently, run_cli
 
 from engine.compare.pareto import non_dominated
 from engine.tune.samplers import is_feasible
@@ -90,12 +92,9 @@ def _bad_run(args: list[str], ws) -> object:
 @pytest.fixture(scope="module")
 def bad_outcomes(tmp_path_factory) -> dict[int, tuple[object, object]]:
     """Every bad-flag case at once (each its own process and workspace): the suite's time stays flat."""
-    from concurrent.futures import ThreadPoolExecutor
-
     root = tmp_path_factory.mktemp("bad-flags")
-    with ThreadPoolExecutor(max_workers=3) as pool:
-        futures = {i: pool.submit(_bad_run, args, root / f"ws{i}") for i, (args, _) in enumerate(BAD_FLAGS)}
-        return {i: (f.result(), root / f"ws{i}") for i, f in futures.items()}
+    done = concurrently({i: partial(_bad_run, args, root / f"ws{i}") for i, (args, _) in enumerate(BAD_FLAGS)})
+    return {i: (result, root / f"ws{i}") for i, result in done.items()}
 
 
 @pytest.mark.parametrize("case", range(len(BAD_FLAGS)), ids=[c[1][:40] for c in BAD_FLAGS])
