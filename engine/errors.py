@@ -58,6 +58,14 @@ OPTIONS: dict[str, tuple[str, str]] = {
     "gate": ("--gate", "'Accuracy gate (points)'"),
     "calibration": ("--calibration", "'Calibration'"),
     "calibration_rows": ("--calibration-rows", "'Calibration rows'"),
+    "prune_kind": ("--prune-kind", "'Pruning'"),
+    "sparsity": ("--sparsity", "'Sparsity'"),
+    "fine_tune_epochs": ("--fine-tune-epochs", "'Fine-tuning epochs'"),
+    "student_width": ("--student-width", "'Student width'"),
+    "student_depth": ("--student-depth", "'Student depth'"),
+    "temperature": ("--temperature", "'Temperature'"),
+    "alpha": ("--alpha", "'Alpha (teacher weight)'"),
+    "distill_epochs": ("--distill-epochs", "'Distillation epochs'"),
 }
 _STRAY = {0x01: " ", 0x02: None, 0x03: None}  # marker characters left over from user text are dropped
 _MARK = re.compile("\x02([a-z_]+)(?:\x01([^\x03]*))?\x03")

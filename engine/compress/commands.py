@@ -17,7 +17,17 @@ from pathlib import Path
 from typing import Any
 
 from engine.compress.calibration import DEFAULT_ROWS, MAX_ROWS
-from engine.compress.methods import CALIBRATIONS, METHODS, SKLEARN, parse_methods, plan_recipes
+from engine.compress.methods import (
+    CALIBRATIONS,
+    DEFAULTS,
+    LIMITS,
+    METHODS,
+    PRUNE_KINDS,
+    SKLEARN,
+    in_limits,
+    parse_methods,
+    plan_recipes,
+)
 from engine.errors import FrontierError, option
 
 
@@ -37,6 +47,23 @@ def add_arguments(c: argparse.ArgumentParser) -> None:
                    help="static-int8 calibration method (default minmax)")
     c.add_argument("--calibration-rows", type=int, default=DEFAULT_ROWS, metavar="N",
                    help=f"static-int8 calibration rows, from the first fold's training part (default {DEFAULT_ROWS})")
+    c.add_argument("--prune-kind", action="append", choices=PRUNE_KINDS, metavar="KIND",
+                   help="prune: magnitude (global unstructured) or channels (structured); repeatable (default both)")
+    c.add_argument("--sparsity", type=float, default=DEFAULTS["sparsity"], metavar="S",
+                   help="prune: share of weights (magnitude) or of each layer's channels (channels) to remove "
+                        f"(default {DEFAULTS['sparsity']:g})")
+    c.add_argument("--fine-tune-epochs", type=int, default=int(DEFAULTS["fine_tune_epochs"]), metavar="N",
+                   help="prune: epochs of fine-tuning on fold 1's training part (default 0: none)")
+    c.add_argument("--student-width", type=int, default=int(DEFAULTS["student_width"]), metavar="N",
+                   help=f"distill: hidden width of the MLP student (default {DEFAULTS['student_width']:g})")
+    c.add_argument("--student-depth", type=int, default=int(DEFAULTS["student_depth"]), metavar="N",
+                   help=f"distill: hidden layers of the student (default {DEFAULTS['student_depth']:g}; 0: linear)")
+    c.add_argument("--temperature", type=float, default=DEFAULTS["temperature"], metavar="T",
+                   help=f"distill: softening temperature of the teacher's targets (default {DEFAULTS['temperature']:g})")
+    c.add_argument("--alpha", type=float, default=DEFAULTS["alpha"], metavar="A",
+                   help=f"distill: weight of the teacher's soft targets against the labels (default {DEFAULTS['alpha']:g})")
+    c.add_argument("--distill-epochs", type=int, default=int(DEFAULTS["distill_epochs"]), metavar="N",
+                   help=f"distill: training epochs of the student and its twin (default {DEFAULTS['distill_epochs']:g})")
     c.add_argument("--cv", type=int, default=5, help="number of folds (default 5)")
     c.add_argument("--seed", type=int, default=0, help="fold shuffling seed (default 0)")
     c.add_argument("--trust", action="store_true",
@@ -69,6 +96,11 @@ def _check_flags(args: argparse.Namespace) -> tuple[str, ...]:
         raise FrontierError(f"--latency-time must be between 0 and 60 seconds, got {args.latency_time:g}")
     if args.latency_count < 1:
         raise FrontierError(f"--latency-count must be at least 1, got {args.latency_count}")
+    for name in DEFAULTS:
+        value = getattr(args, name)
+        if not (math.isfinite(value) and in_limits(name, value)):
+            low, high = LIMITS[name]
+            raise FrontierError(f"{option(name)} must be between {low:g} and {high:g}, got {value:g}")
     if len(args.model) != 1:
         raise FrontierError(f"{option('model')} was given {len(args.model)} times; compress takes one model "
                             "(run it once per model)")
@@ -121,13 +153,15 @@ def cmd_compress(args: argparse.Namespace) -> int:
         described = Live(dataset) if isinstance(dataset, datasets.Dataset) else dataset
         datasets.check(described, target=checked.target, drop=tuple(args.drop), n_splits=args.cv, numeric=True,
                        needed_by=f"the ONNX export of '{info.name}'")
-    _, skipped = plan_recipes(methods, info.format, device=args.device, name=info.name)
+    prune_kinds = tuple(dict.fromkeys(args.prune_kind or PRUNE_KINDS))
+    _, skipped = plan_recipes(methods, info.format, device=args.device, name=info.name, prune_kinds=prune_kinds)
     payload = CompressPayload(artifact_id=info.id, dataset_id=dataset.id, target=checked.target, methods=methods,
                               drop=tuple(args.drop), name=info.name, gate=float(args.gate), cv=args.cv,
                               seed=args.seed, threads=config.n_threads, device=args.device,
                               calibration=args.calibration, calibration_rows=args.calibration_rows,
                               batch_sizes=sizes, latency_time_s=float(args.latency_time),
-                              latency_count=args.latency_count, dataset_name=dataset.name)
+                              latency_count=args.latency_count, dataset_name=dataset.name, prune_kinds=prune_kinds,
+                              **{name: getattr(args, name) for name in DEFAULTS})
     CompressPayload.from_dict(payload.to_dict())  # the job reads it back: it must pass its own checks here
 
     ws = Workspace.open(ws_root)
@@ -166,13 +200,17 @@ def _num(v: Any, fmt: str) -> str:
     return "n/a" if v is None else format(v, fmt)
 
 
+def _which(entry: dict[str, Any]) -> str:
+    return f"{entry['method']} ({entry.get('flavour') or entry['backend']})"
+
+
 def _print(result: dict[str, Any]) -> None:
     o = result["original"]
     seen = " (scored on rows it was trained on)" if o.get("rows_seen") else ""
     print(f"original: {o['name']}  accuracy {_num(o.get('accuracy_mean'), '.4f')}  "
           f"p50 {_num(o.get('latency_p50_ms'), '.3f')} ms  {o['size_bytes']:,} bytes{seen}")
     cols = ["method", "backend", "size", "smaller", "accuracy", "Δ points", "flips", "p50 ms", "speedup", "gate"]
-    rows = [[v["method"], v["backend"], f"{v['size_bytes']:,}", _num(v.get("size_ratio"), ".2f") + "x",
+    rows = [[v["method"] + (f" ({v['flavour']})" if v.get("flavour") else ""), v["backend"], f"{v['size_bytes']:,}", _num(v.get("size_ratio"), ".2f") + "x",
              _num(v.get("accuracy_mean"), ".4f"), _num(v.get("accuracy_delta"), "+.2f"),
              _num(v.get("flip_rate"), ".2%"), _num(v.get("latency_p50_ms"), ".3f"),
              _num(v.get("speedup"), ".2f") + "x", "pass" if v.get("gate_passed") else "FAIL"]
@@ -180,9 +218,14 @@ def _print(result: dict[str, Any]) -> None:
     widths = [max(len(str(x)) for x in col) for col in zip(cols, *rows, strict=False)]
     for row in [cols, *rows]:
         print("  ".join(str(x).ljust(w) for x, w in zip(row, widths, strict=False)).rstrip())
+    d = result.get("distillation")
+    if d:
+        print(f"distillation: student {d['student_heldout_accuracy']:.4f} vs its twin without teacher "
+              f"{d['twin_heldout_accuracy']:.4f} on fold 1's {d['heldout_rows']} held-out rows "
+              f"({d['heldout_difference_points']:+.2f} points)")
     for s in result.get("skipped", []):
-        print(f"skipped {s['method']} ({s['backend']}): {s['reason']}", file=sys.stderr)
+        print(f"skipped {_which(s)}: {s['reason']}", file=sys.stderr)
     for e in result.get("errors", []):
-        print(f"failed {e['method']} ({e['backend']}): {e['error']}", file=sys.stderr)
+        print(f"failed {_which(e)}: {e['error']}", file=sys.stderr)
     runs = " ".join(f"--run {r}" for r in [o["run_id"], *(v["run_id"] for v in result["variants"])])
     print(f"results: compare them with `python -m engine compare {runs} --baseline {o['run_id']}`", file=sys.stderr)

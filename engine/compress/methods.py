@@ -15,9 +15,21 @@ from dataclasses import dataclass
 
 from engine.errors import FrontierError, option
 
-METHODS = ("onnx", "dynamic-int8", "static-int8", "fp16", "auto")
-LATER = {"prune": "step 2", "distill": "step 3"}  # named by the design; not built yet
+METHODS = ("onnx", "dynamic-int8", "static-int8", "fp16", "prune", "distill", "auto")
+PRUNE_KINDS = ("magnitude", "channels")  # engine.compress.prune.KINDS
 CALIBRATIONS = ("minmax", "entropy", "percentile")
+#: the ranges of the prune and distill settings: (low, high) inclusive, the one place flags, the job request
+#: and the page read them from
+LIMITS: dict[str, tuple[float, float]] = {
+    "sparsity": (0.01, 0.95), "fine_tune_epochs": (0, 100), "student_width": (1, 4096), "student_depth": (0, 8),
+    "temperature": (0.1, 100.0), "alpha": (0.0, 1.0), "distill_epochs": (1, 500)}
+DEFAULTS: dict[str, float] = {"sparsity": 0.5, "fine_tune_epochs": 0, "student_width": 32, "student_depth": 1,
+                              "temperature": 4.0, "alpha": 0.7, "distill_epochs": 100}
+
+
+def in_limits(name: str, value: float) -> bool:
+    low, high = LIMITS[name]
+    return isinstance(value, int | float) and not isinstance(value, bool) and low <= value <= high
 SKLEARN = ("skops", "pickle")
 TORCH = ("torchscript", "torch_export")
 
@@ -30,9 +42,12 @@ class NotApplicable(FrontierError):
 class Recipe:
     method: str
     backend: str  # "onnxruntime" or "torch": what the variant runs on
+    flavour: str = ""  # prune: magnitude or channels; distill: student or twin (the same net without teacher)
 
     @property
     def label(self) -> str:
+        if self.flavour:
+            return f"{self.method} ({self.flavour})"
         return f"{self.method} ({self.backend})" if self.backend == "torch" else self.method
 
 
@@ -41,6 +56,8 @@ RECIPES: dict[str, tuple[Recipe, ...]] = {
     "dynamic-int8": (Recipe("dynamic-int8", "onnxruntime"), Recipe("dynamic-int8", "torch")),
     "static-int8": (Recipe("static-int8", "onnxruntime"),),
     "fp16": (Recipe("fp16", "onnxruntime"),),
+    "prune": tuple(Recipe("prune", "torch", kind) for kind in PRUNE_KINDS),
+    "distill": (Recipe("distill", "torch", "student"), Recipe("distill", "torch", "twin")),
 }
 
 
@@ -49,9 +66,6 @@ def parse_methods(values: list[str] | tuple[str, ...]) -> tuple[str, ...]:
     out: list[str] = []
     for value in values or ():
         name = str(value).strip().lower()
-        if name in LATER:
-            raise FrontierError(f"{option('method', name)} is not built yet ({LATER[name]} of compress); choose "
-                                f"from {', '.join(METHODS)}")
         if name not in METHODS:
             raise FrontierError(f"{option('method')}: unknown method '{str(value)[:40]}'; choose from "
                                 f"{', '.join(METHODS)}")
@@ -62,16 +76,27 @@ def parse_methods(values: list[str] | tuple[str, ...]) -> tuple[str, ...]:
     return tuple(out)
 
 
-def recipes_for(methods: tuple[str, ...]) -> tuple[Recipe, ...]:
-    """Every recipe of the methods (``auto``: all of them), in a fixed order, each once."""
+def recipes_for(methods: tuple[str, ...], prune_kinds: tuple[str, ...] = PRUNE_KINDS) -> tuple[Recipe, ...]:
+    """Every recipe of the methods (``auto``: all of them), in a fixed order, each once; pruning only of
+    the asked kinds."""
     wanted = set(RECIPES) if "auto" in methods else set(methods)
-    return tuple(r for m in RECIPES if m in wanted for r in RECIPES[m])
+    return tuple(r for m in RECIPES if m in wanted for r in RECIPES[m]
+                 if r.method != "prune" or r.flavour in prune_kinds)
 
 
 def reason_not_applicable(recipe: Recipe, fmt: str, *, device: str = "cpu") -> str | None:
     """Why ``recipe`` cannot run on a model of format ``fmt`` (None: it may; the recipe decides the rest)."""
     if fmt not in (*SKLEARN, "onnx", *TORCH):
         return f"{recipe.method} takes scikit-learn, ONNX, TorchScript or .pt2 models, not {fmt}"
+    if recipe.method == "prune":
+        if fmt == "onnx":
+            return ("pruning rewrites and may retrain a torch model's layers; an ONNX file is not pruned: prune "
+                    "the torch model it was exported from")
+        if fmt in SKLEARN:
+            return "pruning applies to torch models (TorchScript or .pt2); a scikit-learn model has no layers to prune"
+        return None
+    if recipe.method == "distill":
+        return None  # any classifier with probabilities can teach; the recipe tells one without them
     if recipe.backend == "torch":
         if fmt == "torch_export":
             return ("torch dynamic int8 rewrites the nn.Linear calls of a TorchScript graph; a .pt2 program has "
@@ -86,20 +111,20 @@ def reason_not_applicable(recipe: Recipe, fmt: str, *, device: str = "cpu") -> s
     return None
 
 
-def plan_recipes(methods: tuple[str, ...], fmt: str, *, device: str = "cpu",
-                 name: str = "the model") -> tuple[tuple[Recipe, ...], list[dict[str, str]]]:
+def plan_recipes(methods: tuple[str, ...], fmt: str, *, device: str = "cpu", name: str = "the model",
+                 prune_kinds: tuple[str, ...] = PRUNE_KINDS) -> tuple[tuple[Recipe, ...], list[dict[str, str]]]:
     """The recipes to run and the skipped ones with their reasons.
 
     A method asked for by name none of whose recipes applies is an error (one
     line naming the flag); under ``auto`` it is only skipped.
     """
     run, skipped = [], []
-    for r in recipes_for(methods):
+    for r in recipes_for(methods, prune_kinds):
         reason = reason_not_applicable(r, fmt, device=device)
         if reason is None:
             run.append(r)
         else:
-            skipped.append({"method": r.method, "backend": r.backend, "reason": reason})
+            skipped.append({"method": r.method, "backend": r.backend, "flavour": r.flavour, "reason": reason})
     if "auto" not in methods:
         for m in methods:
             if not any(r.method == m for r in run):

@@ -30,6 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from engine import benchmark, datasets, models
 from engine.compress import calibration, deltas, parity
 from engine.compress.methods import NotApplicable, Recipe, plan_recipes
@@ -42,7 +44,7 @@ from engine.results import ResultStore
 from engine.workspace import Workspace
 
 ORIGINAL_END, BUILD_END = 0.25, 0.5  # progress: the original's run, then the recipes, then the variants' runs
-_LINEAGE = re.compile(r"variant of .{1,200} \(([0-9a-f]{16})\) by ([a-z0-9-]+)(?: \(torch\))?: ")
+_LINEAGE = re.compile(r"variant of .{1,200} \(([0-9a-f]{16})\) by ([a-z0-9-]+)(?: \([a-z0-9 ]{1,20}\))?: ")
 
 
 def lineage_of(source: models.ArtifactInfo, recipe: Recipe, how: str) -> str:
@@ -78,6 +80,9 @@ class Built:
     convert_seconds: float
     agreement: parity.Parity
     calibration: dict[str, Any] | None = None
+    details: dict[str, Any] | None = None  # prune: the real sparsity; distill: held-out accuracy, settings
+    trained: bool = False  # trained on fold 1's training part (fine-tuned or distilled): it has seen rows
+    n_parameters: int | None = None  # when the recipe changed it (channel pruning, a student)
 
 
 class _Source:
@@ -125,8 +130,14 @@ class _Source:
             raise ExportFailed(message)
         return self._export
 
-    def scores_of(self, data: bytes, suffix: str):
-        """Scores of a variant's bytes on the parity rows (which also proves it loads and runs)."""
+    def scores_of_module(self, module: Any):
+        """Scores of an eager torch module on the parity rows."""
+        from engine.models.predictors import TorchPredictor
+
+        return parity.scores_on(TorchPredictor(module, threads=self.threads), self.prep, self.rows)
+
+    def scores_of(self, data: bytes, suffix: str, *, rows: np.ndarray | None = None):
+        """Scores of a variant's bytes on the parity rows, or on ``rows`` (this also proves it loads and runs)."""
         from engine.models.predictors import OnnxPredictor, TorchPredictor
 
         if suffix == ".onnx":
@@ -138,7 +149,7 @@ class _Source:
 
             predictor = TorchPredictor(torch.jit.load(io.BytesIO(data), map_location="cpu"), threads=self.threads)
         try:
-            return parity.scores_on(predictor, self.prep, self.rows)
+            return parity.scores_on(predictor, self.prep, self.rows if rows is None else rows)
         except FrontierError:
             raise
         except Exception as exc:
@@ -151,6 +162,10 @@ def build(recipe: Recipe, src: _Source) -> Built:
 
     payload = src.payload
     cal = None
+    if recipe.method == "prune":
+        return _prune(recipe, src)
+    if recipe.method == "distill":
+        return _distill(recipe, src)
     if recipe.backend == "torch":
         t0 = time.perf_counter()
         data, how = quantize.torch_dynamic(src.model)
@@ -179,17 +194,150 @@ def build(recipe: Recipe, src: _Source) -> Built:
     return Built(recipe, data, suffix, how, export_s, 0.0 if recipe.method == "onnx" else seconds, agreement, cal)
 
 
+def _train_rows(src: _Source) -> tuple[np.ndarray, np.ndarray]:
+    """Fold 1's (training, test) rows: what pruning fine-tunes and distillation trains on, and the unseen rest."""
+    train, test = src.splits[0]
+    return np.sort(np.asarray(train)), np.sort(np.asarray(test))
+
+
+def _prune(recipe: Recipe, src: _Source) -> Built:
+    from engine.compress import prune, training
+
+    payload = src.payload
+    onnx_bytes, export_s, tool, _ = src.export()
+    t0 = time.perf_counter()
+    X = src.prep.numeric_X()
+    example = X[src.rows[:2]]
+    model = prune.eager_copy(onnx_bytes)
+    rebuilt = parity.compare(src.scores, src.scores_of_module(model))
+    if not rebuilt.passed:
+        raise FrontierError(f"onnx2torch's rebuild of the model does not match it (max |Δp| "
+                            f"{rebuilt.max_abs_diff:.3g}); it cannot be pruned faithfully")
+    if recipe.flavour == "magnitude":
+        details = prune.magnitude(model, payload.sparsity)
+    else:
+        details = prune.channels(model, payload.sparsity, example)
+    epochs = payload.fine_tune_epochs
+    if epochs:
+        train, _ = _train_rows(src)
+        import torch
+
+        with torch.no_grad():
+            probabilities = training.outputs_are_probabilities(model(torch.from_numpy(np.ascontiguousarray(
+                example, dtype=np.float32))).numpy())
+        loss = training.hard_label_loss(src.prep.y[train], probabilities=probabilities)
+        training.fit(model, X[train], loss, epochs=epochs, seed=payload.seed, threads=src.threads)
+    if recipe.flavour == "magnitude":
+        prune.make_permanent(model)
+        zeros, total = prune.weight_sparsity(model)
+        details |= {"zeros": zeros, "weights": total, "sparsity": zeros / total if total else 0.0}
+    details |= {"fine_tune_epochs": epochs, "fine_tune_rows": "fold 1 training part" if epochs else None,
+                "rebuilt_by": "onnx2torch", "rebuild_max_abs_diff": rebuilt.max_abs_diff}
+    data = prune.to_torchscript(model, example)
+    seconds = time.perf_counter() - t0
+    if recipe.flavour == "magnitude":
+        how = (f"torch.nn.utils.prune.global_unstructured L1 at {payload.sparsity:g} over {details['n_layers']} "
+               f"Linear/Conv weights (real sparsity {details['sparsity']:.3f})")
+    else:
+        how = (f"torch-pruning MagnitudePruner (L2) removing {payload.sparsity:g} of each layer's output channels "
+               f"but the output layer's ({details['channels_removed']} of {details['channels_before']})")
+    how += f", fine-tuned {epochs} epoch(s) on fold 1's training part" if epochs else ", not fine-tuned"
+    how += f", from the ONNX export ({tool}) rebuilt by onnx2torch, traced to TorchScript"
+    n_params = details.get("parameters_after")
+    if n_params is not None and src.info.n_parameters:  # layers other than Linear/Conv keep theirs
+        n_params = int(src.info.n_parameters) - int(details["parameters_before"]) + int(n_params)
+    if epochs:
+        details |= _heldout(src, data)
+    agreement = parity.compare(src.scores, src.scores_of(data, ".pt"))
+    return Built(recipe, data, ".pt", how, export_s, seconds, agreement, details=details, trained=bool(epochs),
+                 n_parameters=n_params)
+
+
+def _heldout(src: _Source, data: bytes) -> dict[str, Any]:
+    """Accuracy of a variant trained on fold 1's training part, and of the original, on fold 1's test part:
+    rows the training never saw (the cross-validated figures include rows it did)."""
+    _, test = _train_rows(src)
+    y = np.asarray(src.prep.y)[test]
+    variant = src.scores_of(data, ".pt", rows=test)
+    original = parity.scores_on(src.predictor, src.prep, test)
+    return {"heldout_rows": len(test), "heldout_accuracy": float(np.mean(variant.labels == y)),
+            "original_heldout_accuracy": float(np.mean(original.labels == y))}
+
+
+def _distill(recipe: Recipe, src: _Source) -> Built:
+    from engine.compress import distill
+
+    payload = src.payload
+    settings = distill.Settings(width=payload.student_width, depth=payload.student_depth,
+                                temperature=payload.temperature, alpha=payload.alpha, epochs=payload.distill_epochs)
+    train, _ = _train_rows(src)
+    X, y = src.prep.numeric_X(), np.asarray(src.prep.y)
+    teacher = None
+    if recipe.flavour == "student":
+        scores = parity.scores_on(src.predictor, src.prep, train)
+        if scores.proba is None:
+            raise NotApplicable(f"'{src.info.name}' gives no class probabilities, so it has no soft targets to teach")
+        teacher = scores.proba
+    t0 = time.perf_counter()
+    net = distill.train(X[train], y[train], len(src.prep.classes), teacher, settings, seed=payload.seed,
+                        threads=src.threads)
+    data = distill.to_torchscript(net)
+    seconds = time.perf_counter() - t0
+    n_params = sum(int(p.numel()) for p in net.body.parameters())
+    details = {"role": recipe.flavour, "width": settings.width, "depth": settings.depth, "epochs": settings.epochs,
+               "temperature": settings.temperature if teacher is not None else None,
+               "alpha": settings.alpha if teacher is not None else 0.0, "train_rows": len(train),
+               **_heldout(src, data)}
+    hidden = f"{settings.depth}x{settings.width} ReLU MLP" if settings.depth else "linear (softmax) model"
+    how = (f"{hidden} student ({n_params:,} parameters) trained {settings.epochs} epochs on fold 1's training "
+           f"part ({len(train)} rows)")
+    how += (f" from the teacher's soft targets, T={settings.temperature:g}, alpha={settings.alpha:g}"
+            if teacher is not None else " on the labels alone (the distilled student's twin, no teacher)")
+    agreement = parity.compare(src.scores, src.scores_of(data, ".pt"))
+    return Built(recipe, data, ".pt", how, None, seconds, agreement, details=details, trained=True,
+                 n_parameters=n_params)
+
+
+def _entry(recipe: Recipe, **fields: Any) -> dict[str, Any]:
+    """A skipped or failed recipe, as the result lists it."""
+    return {"method": recipe.method, "backend": recipe.backend, "flavour": recipe.flavour, **fields}
+
+
+def _build_all(recipes: tuple[Recipe, ...], src: _Source, built: list[Built], skipped: list[dict[str, Any]],
+               errors: list[dict[str, Any]], steps: Any) -> None:
+    """Build every recipe's variant in order: a skipped or failed recipe is recorded and the next one runs."""
+    for i, recipe in enumerate(recipes):
+        steps.unit(i, recipe.label)
+        with machine.shared(on_wait=steps.waiting):
+            steps.step(f"{recipe.label}: building the variant",
+                       ORIGINAL_END + (BUILD_END - ORIGINAL_END) * i / max(len(recipes), 1))
+            try:
+                built.append(build(recipe, src))
+            except NotApplicable as exc:
+                skipped.append(_entry(recipe, reason=exc.message))
+            except ExportFailed as exc:  # told once in full; the recipes after it point back to it
+                told = any(e.get("export") for e in errors)
+                errors.append(_entry(recipe, export=True, error="needs the ONNX export, which failed (see the "
+                                      "first error)" if told else exc.message))
+            except FrontierError as exc:
+                errors.append(_entry(recipe, error=exc.message))
+            except Exception as exc:  # a library's own failure: that recipe's, not the job's
+                errors.append(_entry(recipe, error=f"{type(exc).__name__}: {first_line(exc, 200)}"))
+
+
 def register(ws: Workspace, source: models.ArtifactInfo, built: Built, prep, *, owner: str | None) -> models.ArtifactInfo:
     stem = Path(source.name).stem[:60] or "model"
     label = built.recipe.label
-    info = models.register_bytes(ws, built.data, f"{stem}-{built.recipe.method}{built.suffix}",
+    flavour = f"-{built.recipe.flavour}" if built.recipe.flavour else ""
+    info = models.register_bytes(ws, built.data, f"{stem}-{built.recipe.method}{flavour}{built.suffix}",
                                  trusted=built.suffix == ".pt", display_name=f"{source.name} · {label}",
                                  lineage=lineage_of(source, built.recipe, built.how), owner=owner)
     classes = [c.item() if hasattr(c, "item") else c for c in prep.classes]
     extra: dict[str, Any] = {}
     if built.suffix == ".pt":
         extra = {"inputs": [{"name": "x", "shape": [None, *map(int, prep.input_shape)], "dtype": "float32"}],
-                 "n_parameters": source.n_parameters, "n_features": prep.n_features}
+                 "n_parameters": built.n_parameters if built.n_parameters is not None else source.n_parameters,
+                 "n_features": prep.n_features}
     return models.update(ws, info, task="classification", classes=classes, **extra)
 
 
@@ -227,25 +375,7 @@ def execute(ws: Workspace, payload: CompressPayload, progress: Any = None, *,
             del dataset
             splits = folds(prep, n_splits=payload.cv, seed=payload.seed)
             src = _Source(ws, source, prep, splits, payload, Path(tmp))
-        for i, recipe in enumerate(recipes):
-            steps.unit(i, recipe.label)
-            with machine.shared(on_wait=steps.waiting):
-                steps.step(f"{recipe.label}: building the variant",
-                           ORIGINAL_END + (BUILD_END - ORIGINAL_END) * i / max(len(recipes), 1))
-                try:
-                    built.append(build(recipe, src))
-                except NotApplicable as exc:
-                    skipped.append({"method": recipe.method, "backend": recipe.backend, "reason": exc.message})
-                except ExportFailed as exc:  # told once in full; the recipes after it point back to it
-                    told = any(e.get("export") for e in errors)
-                    errors.append({"method": recipe.method, "backend": recipe.backend, "export": True,
-                                   "error": "needs the ONNX export, which failed (see the first error)" if told
-                                   else exc.message})
-                except FrontierError as exc:
-                    errors.append({"method": recipe.method, "backend": recipe.backend, "error": exc.message})
-                except Exception as exc:  # a library's own failure: that recipe's, not the job's
-                    errors.append({"method": recipe.method, "backend": recipe.backend,
-                                   "error": f"{type(exc).__name__}: {first_line(exc, 200)}"})
+        _build_all(recipes, src, built, skipped, errors, steps)
 
     # 3. register and benchmark each on the same folds; 4. compare with the original
     variants = []
@@ -255,7 +385,8 @@ def execute(ws: Workspace, payload: CompressPayload, progress: Any = None, *,
         steps.step(f"{b.recipe.label}: registering", start)
         info = register(ws, source, b, prep, owner=owner)
         p = benchmark.plan(ws, [info], described, config, names=[info.name])
-        p = dataclasses.replace(p, runs=[dataclasses.replace(r, rows_seen=orig_run.rows_seen) for r in p.runs])
+        p = dataclasses.replace(p, runs=[dataclasses.replace(r, rows_seen=orig_run.rows_seen or b.trained)
+                                           for r in p.runs])
         run = p.runs[0]
         try:
             if p.pending:
@@ -264,17 +395,18 @@ def execute(ws: Workspace, payload: CompressPayload, progress: Any = None, *,
             compared = deltas.compare(orig_summary, orig_preds, summary, store.table(run.run_id, "predictions"),
                                       gate=payload.gate)
         except FrontierError as exc:
-            errors.append({"method": b.recipe.method, "backend": b.recipe.backend, "artifact_id": info.id,
-                           "error": f"benchmarking the variant failed: {exc.message}"})
+            errors.append(_entry(b.recipe, artifact_id=info.id,
+                                 error=f"benchmarking the variant failed: {exc.message}"))
             continue
         variants.append({
-            "method": b.recipe.method, "backend": b.recipe.backend, "format": info.format, "name": info.name,
+            "method": b.recipe.method, "backend": b.recipe.backend, "flavour": b.recipe.flavour, "format": info.format, "name": info.name,
             "artifact_id": info.id, "path": str(info.path(ws).resolve()), "size_bytes": info.size_bytes,
             "run_id": run.run_id, "cached": run.cached, "rows_seen": summary.get("rows_seen"),
             **compared,
             "latency_skewed": summary.get("latency_skewed"),
             "export_seconds": b.export_seconds, "convert_seconds": b.convert_seconds,
-            "parity": b.agreement.to_dict(enforced=b.recipe.method == "onnx"), "calibration": b.calibration, "lineage": info.lineage,
+            "parity": b.agreement.to_dict(enforced=b.recipe.method == "onnx"), "calibration": b.calibration,
+            "details": b.details, "trained_on_fold1": b.trained, "lineage": info.lineage,
         })
         steps.finished(run.run_id)
     steps.step("done", 1.0)
@@ -286,5 +418,22 @@ def execute(ws: Workspace, payload: CompressPayload, progress: Any = None, *,
                      "ece": deltas.ece(orig_preds)},
         "variants": variants, "errors": errors, "skipped": skipped, "gate": payload.gate,
         "dataset": described.name, "n_folds": payload.cv, "seed": payload.seed,
-        "parity_tolerance": parity.PROBA_ATOL,
+        "parity_tolerance": parity.PROBA_ATOL, "distillation": distillation_summary(variants),
     }
+
+
+def distillation_summary(variants: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The distilled student against its twin (same net, seed and rows, no teacher): held-out and CV accuracy."""
+    by_role = {v["flavour"]: v for v in variants if v["method"] == "distill"}
+    if set(by_role) != {"student", "twin"}:
+        return None
+    student, twin = by_role["student"], by_role["twin"]
+    s, t = student["details"], twin["details"]
+    out = {"heldout_rows": s["heldout_rows"], "student_heldout_accuracy": s["heldout_accuracy"],
+           "twin_heldout_accuracy": t["heldout_accuracy"],
+           "teacher_heldout_accuracy": s.get("original_heldout_accuracy"),
+           "heldout_difference_points": 100 * (s["heldout_accuracy"] - t["heldout_accuracy"]),
+           "student_accuracy_mean": student.get("accuracy_mean"), "twin_accuracy_mean": twin.get("accuracy_mean")}
+    if out["student_accuracy_mean"] is not None and out["twin_accuracy_mean"] is not None:
+        out["cv_difference_points"] = 100 * (out["student_accuracy_mean"] - out["twin_accuracy_mean"])
+    return out

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Protocol, TypeVar
 
 from engine import settings
+from engine.compress.methods import DEFAULTS, LIMITS, METHODS, PRUNE_KINDS, in_limits
 from engine.errors import FrontierError, option
 from engine.ids import is_content_id
 from engine.workspace import read_json, write_json_atomic
@@ -297,7 +298,7 @@ class TuneSavePayload:
                            expect=f"1 to {MAX_SAVED_TRIALS} trial numbers")))
 
 
-COMPRESS_METHODS = ("onnx", "dynamic-int8", "static-int8", "fp16", "auto")  # engine.compress.methods.METHODS
+COMPRESS_METHODS = METHODS
 
 
 @payload("compress")
@@ -324,10 +325,18 @@ class CompressPayload:
     latency_time_s: float = 0.2
     latency_count: int = 20
     dataset_name: str = ""
+    prune_kinds: tuple[str, ...] = PRUNE_KINDS
+    sparsity: float = DEFAULTS["sparsity"]
+    fine_tune_epochs: int = int(DEFAULTS["fine_tune_epochs"])
+    student_width: int = int(DEFAULTS["student_width"])
+    student_depth: int = int(DEFAULTS["student_depth"])
+    temperature: float = DEFAULTS["temperature"]
+    alpha: float = DEFAULTS["alpha"]
+    distill_epochs: int = int(DEFAULTS["distill_epochs"])
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
-        for key in ("methods", "drop", "batch_sizes"):
+        for key in ("methods", "drop", "batch_sizes", "prune_kinds"):
             data[key] = list(data[key])
         return data
 
@@ -365,7 +374,12 @@ class CompressPayload:
                                      check=lambda t: math.isfinite(t) and 0 < t <= 60, expect="0 to 60 seconds"),
                 latency_count=f.get("latency_count", int, default=20, check=lambda n: 1 <= n <= 100_000,
                                     expect="1 to 100,000"),
-                dataset_name=f.get("dataset_name", str, default="", check=_text, expect="a name"))
+                dataset_name=f.get("dataset_name", str, default="", check=_text, expect="a name"),
+                prune_kinds=tuple(f.get("prune_kinds", list, default=list(PRUNE_KINDS), check=lambda k: 1 <= len(
+                    k) <= len(PRUNE_KINDS) and all(x in PRUNE_KINDS for x in k), expect=" or ".join(PRUNE_KINDS))),
+                **{name: f.get(name, float if isinstance(DEFAULTS[name], float) else int, default=DEFAULTS[name],
+                               check=lambda v, n=name: in_limits(n, v), expect=f"{LIMITS[name][0]:g} to {LIMITS[name][1]:g}")
+                   for name in DEFAULTS})
 
 
 @payload("describe")

@@ -38,17 +38,22 @@ def compressed(tmp_path_factory):
     return ws, result.json
 
 
-def _variant(doc, method, backend="onnxruntime"):
-    (v,) = [v for v in doc["variants"] if v["method"] == method and v["backend"] == backend]
+def _variant(doc, method, backend="onnxruntime", flavour=""):
+    (v,) = [v for v in doc["variants"] if v["method"] == method and v["backend"] == backend
+            and v["flavour"] == flavour]
     return v
+
+
+EVERY = {("onnx", "onnxruntime", ""), ("dynamic-int8", "onnxruntime", ""), ("dynamic-int8", "torch", ""),
+         ("static-int8", "onnxruntime", ""), ("fp16", "onnxruntime", ""), ("prune", "torch", "magnitude"),
+         ("prune", "torch", "channels"), ("distill", "torch", "student"), ("distill", "torch", "twin")}
 
 
 def test_the_json_contract(compressed):
     _, doc = compressed
     assert doc["errors"] == [] and doc["skipped"] == []
-    made = {(v["method"], v["backend"]) for v in doc["variants"]}
-    assert made == {("onnx", "onnxruntime"), ("dynamic-int8", "onnxruntime"), ("dynamic-int8", "torch"),
-                    ("static-int8", "onnxruntime"), ("fp16", "onnxruntime")}
+    made = {(v["method"], v["backend"], v["flavour"]) for v in doc["variants"]}
+    assert made == EVERY
     for v in doc["variants"]:
         assert set(v) >= CONTRACT, CONTRACT - set(v)
         assert isinstance(v["gate_passed"], bool) and v["gate_passed"] == (v["accuracy_delta"] >= -1.0)
@@ -101,6 +106,58 @@ def test_static_int8_was_calibrated_on_training_rows_of_the_first_fold_only(comp
     assert not set(rows) & set(splits[0][1]) and set(rows) <= set(splits[0][0])  # ...none of them a test row
 
 
+def _digits_folds():
+    from sklearn.datasets import load_digits
+
+    X, y = load_digits(return_X_y=True)
+    return X.astype(np.float32), y, list(StratifiedKFold(n_splits=3, shuffle=True, random_state=0).split(X, y))
+
+
+def _torch_outputs(path, X):
+    import torch
+
+    with torch.no_grad():
+        return torch.jit.load(path)(torch.from_numpy(X)).numpy()
+
+
+def test_pruned_variants_report_the_real_sparsity_counted_in_the_saved_file(compressed):
+    import torch
+
+    _, doc = compressed
+    magnitude = _variant(doc, "prune", "torch", "magnitude")
+    weights = [p.detach().numpy() for name, p in torch.jit.load(magnitude["path"]).named_parameters()
+               if name.endswith("weight")]
+    zeros, total = sum(int((w == 0).sum()) for w in weights), sum(w.size for w in weights)  # counted by hand
+    d = magnitude["details"]
+    assert (d["zeros"], d["weights"]) == (zeros, total) and zeros == round(0.5 * total)
+    assert d["sparsity"] == zeros / total and d["requested"] == 0.5 and d["fine_tune_epochs"] == 0
+    assert "real sparsity 0.500" in magnitude["lineage"] and magnitude["trained_on_fold1"] is False
+    channels = _variant(doc, "prune", "torch", "channels")
+    n_params = sum(p.numel() for p in torch.jit.load(channels["path"]).parameters())
+    assert channels["details"]["parameters_after"] == n_params < channels["details"]["parameters_before"]
+    assert sorted(channels["details"]["widths"].values()) == [[64, 32], [128, 64]]  # hidden layers halved
+    assert channels["size_ratio"] > 1.5  # a smaller network, a smaller file
+
+
+def test_the_distilled_student_and_its_twin_are_reported_as_measured(compressed):
+    _, doc = compressed
+    X, y, folds = _digits_folds()
+    test = folds[0][1]
+    student, twin = _variant(doc, "distill", "torch", "student"), _variant(doc, "distill", "torch", "twin")
+    measured = {}
+    for v in (student, twin):
+        pred = _torch_outputs(v["path"], X[test]).argmax(axis=1)
+        measured[v["flavour"]] = accuracy_score(y[test], pred)  # the oracle, on rows neither trained on
+        assert v["details"]["heldout_accuracy"] == pytest.approx(measured[v["flavour"]])
+        assert v["details"]["heldout_rows"] == len(test) and v["details"]["train_rows"] == len(folds[0][0])
+        assert v["trained_on_fold1"] is True and v["rows_seen"] is True
+    d = doc["distillation"]
+    assert d["heldout_difference_points"] == pytest.approx(100 * (measured["student"] - measured["twin"]))
+    assert d["cv_difference_points"] == pytest.approx(100 * (student["accuracy_mean"] - twin["accuracy_mean"]))
+    assert "T=4, alpha=0.7" in student["lineage"] and "no teacher" in twin["lineage"]
+    assert student["size_bytes"] == pytest.approx(twin["size_bytes"], rel=0.01)  # one network, two trainings
+
+
 def test_auto_continues_past_a_failed_recipe(compressed, monkeypatch):
     from engine.compress import half, run
 
@@ -115,11 +172,12 @@ def test_auto_continues_past_a_failed_recipe(compressed, monkeypatch):
                               target="target", methods=("auto",), cv=3, threads=1, batch_sizes=(1,),
                               latency_time_s=0.01, latency_count=3)
     out = run.execute(Workspace(ws), payload)
-    assert out["errors"] == [{"method": "fp16", "backend": "onnxruntime", "error": "RuntimeError: converter exploded"}]
-    assert {(v["method"], v["backend"]) for v in out["variants"]} == {
-        ("onnx", "onnxruntime"), ("dynamic-int8", "onnxruntime"), ("dynamic-int8", "torch"),
-        ("static-int8", "onnxruntime")}
-    assert all(v["cached"] for v in out["variants"])  # the same variants, runs served from the store
+    assert out["errors"] == [{"method": "fp16", "backend": "onnxruntime", "flavour": "",
+                              "error": "RuntimeError: converter exploded"}]
+    assert {(v["method"], v["backend"], v["flavour"]) for v in out["variants"]} == EVERY - {("fp16", "onnxruntime", "")}
+    # the same variants (TorchScript ones too: made in a fresh process, the same bytes), runs from the store
+    assert {v["artifact_id"] for v in out["variants"]} <= {v["artifact_id"] for v in doc["variants"]}
+    assert all(v["cached"] for v in out["variants"])
 
 
 def test_a_failed_export_is_told_once_and_the_torch_recipe_still_runs(compressed, monkeypatch):
@@ -154,7 +212,14 @@ def test_without_json_a_table_and_the_same_variants(compressed):
 
 BAD_FLAGS = [
     (["--method", "nope"], "--method: unknown method 'nope'"),
-    (["--method", "prune"], "--method prune is not built yet"),
+    (["--model", str(sample("digits_mlp.onnx")), "--method", "prune"],
+     "--method prune does not apply to 'digits_mlp.onnx': pruning rewrites and may retrain a torch model's layers"),
+    (["--method", "prune"], "a scikit-learn model has no layers to prune"),
+    (["--sparsity", "1"], "--sparsity must be between 0.01 and 0.95, got 1"),
+    (["--sparsity", "nan"], "--sparsity must be between 0.01 and 0.95, got nan"),
+    (["--alpha", "2"], "--alpha must be between 0 and 1"),
+    (["--student-depth", "-1"], "--student-depth must be between 0 and 8"),
+    (["--prune-kind", "random"], "--prune-kind: invalid choice: 'random'"),
     (["--gate", "-1"], "--gate must be between 0 and 100"),
     (["--calibration", "kl"], "--calibration: invalid choice"),
     (["--calibration-rows", "0"], "--calibration-rows must be between"),
