@@ -25,7 +25,7 @@ from dashboard.widgets.errors import guard  # noqa: E402
 # an emoji icon: a :material/...: page icon makes browsers fetch it from fonts.gstatic.com
 st.set_page_config(page_title="Frontier", page_icon="📈", layout="wide")
 
-pages = [nav.upload_page(), nav.benchmark_page(), nav.compare_page(), nav.tune_page()]
+pages = [nav.upload_page(), nav.benchmark_page(), nav.compare_page(), nav.tune_page(), nav.compress_page()]
 actor = gate.gate(pages)
 
 with guard("opening the workspace") as opened:

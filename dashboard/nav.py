@@ -23,3 +23,7 @@ def compare_page() -> st.Page:
 
 def tune_page() -> st.Page:
     return st.Page(PAGES_DIR / "tune.py", title="Tune", icon=":material/tune:", url_path="tune")
+
+
+def compress_page() -> st.Page:
+    return st.Page(PAGES_DIR / "compress.py", title="Compress", icon=":material/compress:", url_path="compress")

@@ -154,3 +154,12 @@ def trial_log(url: str, study: str, started: str) -> Any:
 
     del started  # cache key only
     return TrialLog.load(tune_storage(url), study)
+
+
+# ------------------------------------------------------------------ devices
+@st.cache_resource(show_spinner="Looking for GPUs and ONNX Runtime providers…")
+def devices() -> Any:
+    """The devices and backends of this server (probed once per server process)."""
+    from engine.compress.devices import available
+
+    return available()

@@ -28,9 +28,9 @@ from engine.workspace import Workspace
 PARAM = "job"
 POLL_S = 0.5
 KIND_WORDS = {"tune": "study", "benchmark": "benchmark", "register_model": "model upload", "register_dataset": "dataset upload",
-              "describe": "model description"}
+              "describe": "model description", "compress": "compression", "tune_save": "trial save"}
 KIND_PAGES = {"tune": "Tune", "benchmark": "Benchmark", "register_model": "Models & data", "register_dataset": "Models & data",
-              "describe": "Models & data"}
+              "describe": "Models & data", "compress": "Compress", "tune_save": "Tune"}
 
 
 @dataclass(frozen=True)

@@ -16,15 +16,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from engine.compress.calibration import DEFAULT_ROWS, MAX_ROWS
+from engine.compress.calibration import DEFAULT_ROWS
 from engine.compress.methods import (
     CALIBRATIONS,
     DEFAULTS,
-    LIMITS,
     METHODS,
     PRUNE_KINDS,
-    SKLEARN,
-    in_limits,
     parse_methods,
     plan_recipes,
 )
@@ -79,36 +76,20 @@ def add_arguments(c: argparse.ArgumentParser) -> None:
     c.add_argument("--time-limit", type=float, metavar="S", help="stop any step after S seconds")
 
 
-def _check_flags(args: argparse.Namespace) -> tuple[str, ...]:
-    methods = parse_methods(args.method)
-    if not (math.isfinite(args.gate) and 0 <= args.gate <= 100):
-        raise FrontierError(f"{option('gate')} must be between 0 and 100 accuracy points, got {args.gate:g}")
-    if args.cv < 2:
-        raise FrontierError(f"{option('cv')} must be at least 2, got {args.cv}")
-    if not 0 <= args.seed < 2**32:
-        raise FrontierError(f"{option('seed')} must be between 0 and {2**32 - 1}, got {args.seed}")
-    if args.threads is not None and args.threads < 1:
-        raise FrontierError(f"{option('threads')} must be at least 1")
-    if not 1 <= args.calibration_rows <= MAX_ROWS:
-        raise FrontierError(f"{option('calibration_rows')} must be between 1 and {MAX_ROWS:,}, "
-                            f"got {args.calibration_rows}")
+def _check_flags(args: argparse.Namespace) -> None:
+    """The CLI's own flags (the request's settings are checked by :func:`engine.compress.request.build`)."""
+    parse_methods(args.method)  # an unknown method is told before the model is read
     if not (math.isfinite(args.latency_time) and 0 < args.latency_time <= 60):
         raise FrontierError(f"--latency-time must be between 0 and 60 seconds, got {args.latency_time:g}")
     if args.latency_count < 1:
         raise FrontierError(f"--latency-count must be at least 1, got {args.latency_count}")
-    for name in DEFAULTS:
-        value = getattr(args, name)
-        if not (math.isfinite(value) and in_limits(name, value)):
-            low, high = LIMITS[name]
-            raise FrontierError(f"{option(name)} must be between {low:g} and {high:g}, got {value:g}")
     if len(args.model) != 1:
         raise FrontierError(f"{option('model')} was given {len(args.model)} times; compress takes one model "
                             "(run it once per model)")
-    return methods
 
 
 def cmd_compress(args: argparse.Namespace) -> int:
-    from engine import benchmark, datasets, jobs, models
+    from engine import datasets, jobs, models
     from engine.benchmark.plan import _require_cuda
     from engine.cli import (
         _close_bar,
@@ -120,13 +101,12 @@ def cmd_compress(args: argparse.Namespace) -> int:
         _read_models,
         _RunFailed,
     )
-    from engine.datasets.prepare import Live
-    from engine.jobs.spec import CompressPayload
+    from engine.compress import request
     from engine.owners import local_actor
     from engine.workspace import Workspace
 
     # Validate everything before the workspace is touched.
-    methods = _check_flags(args)
+    _check_flags(args)
     sizes = tuple(sorted({1, *_parse_sizes(args.batch_sizes)}))
     limits = _limits(args.time_limit)
     if args.device == "cuda":
@@ -142,27 +122,15 @@ def cmd_compress(args: argparse.Namespace) -> int:
             or models.info_from_bytes(data, path.name, trusted=args.trust, display_name=args.name,
                                       source_path=path.resolve(), owner=owner))
     dataset = _dataset(ws_probe, args.data)
-    config = benchmark.BenchmarkConfig(target=args.target, drop=tuple(args.drop), cv=args.cv, seed=args.seed,
-                                       as_is=True, threads=args.threads, device=args.device)
-    p = benchmark.plan(ws_probe, [info], dataset, config, names=[info.name])  # the model takes these rows
-    checked = p.checked
-    if checked.task != "classification":
-        raise FrontierError(f"{option('target', checked.target)} is continuous (regression); compress gates on "
-                            "accuracy and takes classifiers only for now")
-    if info.format in SKLEARN:  # the ONNX export takes one float32 matrix
-        described = Live(dataset) if isinstance(dataset, datasets.Dataset) else dataset
-        datasets.check(described, target=checked.target, drop=tuple(args.drop), n_splits=args.cv, numeric=True,
-                       needed_by=f"the ONNX export of '{info.name}'")
-    prune_kinds = tuple(dict.fromkeys(args.prune_kind or PRUNE_KINDS))
-    _, skipped = plan_recipes(methods, info.format, device=args.device, name=info.name, prune_kinds=prune_kinds)
-    payload = CompressPayload(artifact_id=info.id, dataset_id=dataset.id, target=checked.target, methods=methods,
-                              drop=tuple(args.drop), name=info.name, gate=float(args.gate), cv=args.cv,
-                              seed=args.seed, threads=config.n_threads, device=args.device,
-                              calibration=args.calibration, calibration_rows=args.calibration_rows,
-                              batch_sizes=sizes, latency_time_s=float(args.latency_time),
-                              latency_count=args.latency_count, dataset_name=dataset.name, prune_kinds=prune_kinds,
-                              **{name: getattr(args, name) for name in DEFAULTS})
-    CompressPayload.from_dict(payload.to_dict())  # the job reads it back: it must pass its own checks here
+    payload = request.build(ws_probe, info, dataset, methods=args.method, target=args.target,
+                            drop=tuple(args.drop), name=info.name, gate=args.gate, cv=args.cv, seed=args.seed,
+                            threads=args.threads, device=args.device, calibration=args.calibration,
+                            calibration_rows=args.calibration_rows, batch_sizes=sizes,
+                            latency_time_s=float(args.latency_time), latency_count=args.latency_count,
+                            prune_kinds=tuple(args.prune_kind) if args.prune_kind else None,
+                            **{name: getattr(args, name) for name in DEFAULTS})
+    skipped = plan_recipes(payload.methods, info.format, device=args.device, name=info.name,
+                           prune_kinds=payload.prune_kinds)[1]
 
     ws = Workspace.open(ws_root)
     if isinstance(dataset, datasets.Dataset):

@@ -4,6 +4,10 @@ Both runs are scored on the same seeded folds (same ``folds_id``); every number
 here comes from their stored summaries and per-row predictions:
 
 * ``accuracy_delta``: variant minus original accuracy (fold means), in points;
+  ``accuracy_delta_ci``: its 95 % interval from the per-fold paired differences
+  (Student's t with k - 1 degrees of freedom, ``scipy.stats.t.interval``; None
+  with fewer than two folds). Folds share training rows, so the interval is
+  optimistic (Nadeau & Bengio, 2003): read it as the fold-to-fold spread;
 * ``flip_rate``: share of rows whose predicted class changed (``n_flipped`` of
   ``n_rows``), from the out-of-fold predictions matched by row;
 * ``recall_deltas``: per class (keyed by the class label as text), variant minus
@@ -73,6 +77,28 @@ def ece(predictions: pd.DataFrame, bins: int = ECE_BINS) -> float | None:
     return float(total)
 
 
+def fold_accuracy(predictions: pd.DataFrame) -> pd.Series:
+    """Accuracy per fold (indexed by fold)."""
+    hit = (predictions["y_true"].to_numpy() == predictions["y_pred"].to_numpy()).astype(float)
+    return pd.Series(hit, index=predictions["fold"].to_numpy()).groupby(level=0).mean()
+
+
+def delta_interval(orig_preds: pd.DataFrame, var_preds: pd.DataFrame, *, level: float = 0.95) -> list[float] | None:
+    """The ``level`` t-interval of the variant-minus-original accuracy, in points, from paired fold differences."""
+    from scipy import stats
+
+    if "fold" not in orig_preds.columns or "fold" not in var_preds.columns:
+        return None
+    diff = ((fold_accuracy(var_preds) - fold_accuracy(orig_preds)) * 100).dropna().to_numpy()
+    if len(diff) < 2:
+        return None
+    mean, sem = float(diff.mean()), float(stats.sem(diff))
+    if sem == 0:
+        return [mean, mean]
+    lo, hi = stats.t.interval(level, len(diff) - 1, loc=mean, scale=sem)
+    return [float(lo), float(hi)]
+
+
 def _ratio(a: Any, b: Any) -> float | None:
     if a is None or b is None or not np.isfinite(a) or not np.isfinite(b) or b <= 0:
         return None
@@ -95,6 +121,7 @@ def compare(original: dict[str, Any], orig_preds: pd.DataFrame, variant: dict[st
     return {
         "accuracy_mean": acc_v,
         "accuracy_delta": delta,
+        "accuracy_delta_ci": delta_interval(orig_preds, var_preds),
         "flip_rate": n_flipped / n_rows if n_rows else None,
         "n_flipped": n_flipped,
         "n_rows": n_rows,

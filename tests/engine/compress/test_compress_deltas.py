@@ -74,3 +74,16 @@ def test_runs_on_other_rows_or_folds_are_not_compared(pair):
         deltas.compare(base, a, base, b.iloc[1:], gate=1.0)
     with pytest.raises(FrontierError, match="different folds"):
         deltas.compare(base | {"folds_id": "x"}, a, base | {"folds_id": "y"}, b, gate=1.0)
+
+
+def test_the_accuracy_delta_interval_is_the_paired_fold_t_interval_by_hand(pair):
+    y, p1, p2, a, b = pair
+    got = deltas.delta_interval(a, b)
+    per_fold = []
+    for k in range(3):  # by hand: accuracy per fold, paired differences, t quantile from a table
+        rows = np.flatnonzero(np.arange(len(y)) % 3 == k)
+        per_fold.append(100 * (np.mean(p2[rows].argmax(1) == y[rows]) - np.mean(p1[rows].argmax(1) == y[rows])))
+    d = np.asarray(per_fold)
+    half = 4.302652729911275 * d.std(ddof=1) / np.sqrt(3)  # t(0.975, 2 degrees of freedom)
+    assert got == pytest.approx([d.mean() - half, d.mean() + half])
+    assert deltas.delta_interval(a[a["fold"] == 0], b[b["fold"] == 0]) is None  # one fold: no interval

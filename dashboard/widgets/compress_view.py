@@ -1,0 +1,132 @@
+"""A finished compress job: the variants table, the Pareto chart, downloads and the link to Compare."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import nav
+from dashboard.text import md
+from engine import models
+from engine.charts import compress as charts
+from engine.workspace import Workspace
+
+KEY = "compress:view:"
+DOWNLOAD_CAP = 200 * 1024**2  # larger variants are not offered in the browser (the path is shown instead)
+
+
+def table_frame(variants: pd.DataFrame) -> pd.DataFrame:
+    """The table as shown: one row per model, numbers as numbers (the column settings format them)."""
+
+    def interval(row: Any) -> str:
+        if pd.isna(row.delta_low) or pd.isna(row.delta_high):
+            return ""
+        return f"{row.delta_low:+.2f} … {row.delta_high:+.2f}"
+
+    notes = []
+    for row in variants.itertuples():
+        n = []
+        if row.latency_skewed:
+            n.append("latency measured on a busy machine")
+        if row.role == "variant" and not pd.isna(row.heldout_delta):
+            n.append("trained on fold 1's training rows")
+        notes.append("; ".join(n))
+    return pd.DataFrame({
+        "Model": variants["label"],
+        "Smaller": variants["size_ratio"],
+        "Speedup": variants["speedup"],
+        "p50 (ms)": variants["latency_p50_ms"],
+        "Accuracy": variants["accuracy_mean"],
+        "Δ points": variants["accuracy_delta"],
+        "95% interval": [interval(r) for r in variants.itertuples()],
+        "Held-out Δ": variants["heldout_delta"],
+        "Flips": variants["flip_rate"],
+        "ECE Δ": variants["ece_delta"],
+        "Gate": ["—" if r.role == "original" else ("pass" if r.gate_passed else "fail")
+                 for r in variants.itertuples()],
+        "Size (bytes)": variants["size_bytes"],
+        "Format": variants["format"],
+        "Notes": notes,
+    })
+
+
+COLUMNS = {
+    "Smaller": st.column_config.NumberColumn(format="%.2fx", help="original bytes / variant bytes"),
+    "Speedup": st.column_config.NumberColumn(format="%.2fx", help="original p50 / variant p50, batch 1"),
+    "p50 (ms)": st.column_config.NumberColumn(format="%.4f"),
+    "Accuracy": st.column_config.NumberColumn(format="%.4f", help="mean over the folds"),
+    "Δ points": st.column_config.NumberColumn(format="%+.2f", help="variant minus original accuracy, in points"),
+    "95% interval": st.column_config.TextColumn(help="t-interval of the paired per-fold differences (folds "
+                                                     "share training rows: read it as the fold spread)"),
+    "Held-out Δ": st.column_config.NumberColumn(
+        format="%+.2f", help="for variants trained on fold 1's training part: accuracy Δ on fold 1's test part, "
+                             "rows neither the variant nor its training saw"),
+    "Flips": st.column_config.NumberColumn(format="percent", help="share of rows whose predicted class changed"),
+    "ECE Δ": st.column_config.NumberColumn(format="%+.4f", help="change in expected calibration error"),
+    "Size (bytes)": st.column_config.NumberColumn(format="localized"),
+}
+
+
+def show(ws: Workspace, result: dict[str, Any], *, key: str) -> None:
+    """Everything a finished compress job made."""
+    variants = charts.variants_info(result)
+    summary = charts.gate_summary(variants)
+    gate = result.get("gate")
+    line = (f"{summary['n_variants']} variant(s) of {md(str(result.get('original', {}).get('name', '')))} on "
+            f"{md(str(result.get('dataset', '')))} ({result.get('n_folds')} folds); "
+            f"{summary['n_passing']} within the {gate:g}-point gate")
+    if summary["fastest_passing"]:
+        line += f"; the fastest of those: **{md(summary['fastest_passing'])}**"
+    st.markdown(line + ".")
+    st.dataframe(table_frame(variants), hide_index=True, column_config=COLUMNS, key=key + "table")
+    if (variants["role"] == "original").any() and variants["rows_seen"].fillna(False).astype(bool).any():
+        st.caption("⚠ Some models were scored on rows they were trained on (the original's training rows, or "
+                   "fold 1's for fine-tuned and distilled variants): their accuracy is optimistic.")
+    d = variants.attrs.get("distillation")
+    if d:
+        st.info(f"Distillation: the student scored {d['student_heldout_accuracy']:.2%} on fold 1's "
+                f"{d['heldout_rows']} held-out rows, its twin trained without the teacher "
+                f"{d['twin_heldout_accuracy']:.2%} ({d['heldout_difference_points']:+.2f} points; the teacher "
+                f"{d['teacher_heldout_accuracy']:.2%}).", icon=":material/school:")
+    info = charts.pareto_info(variants)
+    st.plotly_chart(charts.pareto_figure(info, title="Accuracy against latency (p50, batch 1); colour: size"),
+                    key=key + "pareto")
+    front = charts.front_labels(info)
+    if front:
+        st.caption("On the front: " + md(", ".join(front)) + ". The star is the original.")
+    for s in result.get("skipped", []):
+        st.caption(f"Skipped {md(_which(s))}: {md(s['reason'])}")
+    for e in result.get("errors", []):
+        st.warning(f"{md(_which(e))} failed: {md(e['error'])}", icon=":material/error:")
+    _downloads(ws, variants, key=key)
+    runs = [r for r in variants["run_id"].tolist() if r]
+    if len(runs) > 1:
+        st.page_link(nav.compare_page(), label=f"Compare the {len(runs)} runs", icon=":material/compare_arrows:",
+                     query_params={"runs": ",".join(runs[:50]), "baseline": runs[0]})
+
+
+def _which(entry: dict[str, Any]) -> str:
+    return f"{entry['method']} ({entry.get('flavour') or entry.get('backend')})"
+
+
+def _downloads(ws: Workspace, variants: pd.DataFrame, *, key: str) -> None:
+    rows = variants[variants["role"] == "variant"]
+    if rows.empty:
+        return
+    st.markdown("**Download a variant**")
+    cols = st.columns(min(len(rows), 4))
+    for i, row in enumerate(rows.itertuples()):
+        col = cols[i % len(cols)]
+        try:
+            info = models.get(ws, str(row.artifact_id))
+        except Exception:  # deleted since: nothing to offer
+            col.caption(f"{md(row.label)}: no longer registered")
+            continue
+        if not info.size_bytes or info.size_bytes > DOWNLOAD_CAP:
+            col.caption(f"{md(row.label)}: too large to download here ({info.size_bytes or 0:,} bytes)")
+            continue
+        path = info.path(ws)
+        col.download_button(row.label, data=path.read_bytes, file_name=f"{info.id}{path.suffix}", icon=":material/download:",
+                            key=f"{key}download:{info.id}", on_click="ignore")
