@@ -13,7 +13,8 @@ bytes at 1M rows), contention (the two-click sample benchmark with one core
 kept busy), latency_load (harness vs a bare loop under no load, one busy core
 and every core busy, and whether the skew flag fired), tune (the engine's study
 loop vs bare Optuna, the sampler at 1,000 vs 100 trials, 2 PostgreSQL workers
-vs 1), tune_page (the Tune page's data and figures at 10,000 vs 1,000 trials).
+vs 1), tune_page (the Tune page's data and figures at 10,000 vs 1,000 trials), compress (the fastest
+variant within the gate vs the original; ONNX Runtime fp32 vs torch eager; the job's speedup vs a bare loop's).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ def _groups() -> dict[str, Callable[[], list[dict[str, Any]]]]:
     from benchmarks import (
         cli_speed,
         compare,
+        compress,
         contention,
         harness,
         latency_load,
@@ -56,6 +58,7 @@ def _groups() -> dict[str, Callable[[], list[dict[str, Any]]]]:
         "latency_load": latency_load.bench_latency_under_load,
         "tune": tune.bench_tune,
         "tune_page": tune_page.bench_tune_page,
+        "compress": compress.bench_compress,
     }
 
 

@@ -27,6 +27,7 @@ METHOD_HELP = {
     "prune": "pruning (torch models)",
     "distill": "distillation into a small MLP",
 }
+BATCH_SIZES = (1, 8, 32, 128, 256)
 PRUNE_HELP = {"magnitude": "magnitude (global, unstructured)", "channels": "channels (structured)"}
 
 
@@ -113,11 +114,14 @@ def form(ws: Workspace, infos: Mapping[str, ArtifactInfo], registered: pd.DataFr
                                     value=float(DEFAULTS["alpha"]), step=0.1, key=KEY + "alpha")
             epochs = d5.number_input("Distillation epochs", min_value=1, max_value=int(LIMITS["distill_epochs"][1]),
                                      value=int(DEFAULTS["distill_epochs"]), step=10, key=KEY + "epochs")
-            f1, f2, f3 = st.columns(3)
+            f1, f2, f3, f4 = st.columns(4)
             cv = f1.number_input("Folds", min_value=2, max_value=10, value=5, step=1, key=KEY + "folds")
             seed = f2.number_input("Seed", min_value=0, max_value=2**31 - 1, value=0, step=1, key=KEY + "seed")
             cal_rows = f3.number_input("Calibration rows", min_value=1, max_value=MAX_ROWS, value=DEFAULT_ROWS,
                                        step=64, key=KEY + "cal_rows")
+            sizes = f4.multiselect("Batch sizes", list(BATCH_SIZES), default=[1, 32], key=KEY + "batch_sizes",
+                                   help="latency and throughput of every model at each (batch 1 is always "
+                                        "measured: speedups are at batch 1); the sweep draws them")
         submitted = st.form_submit_button("Compress", type="primary", icon=":material/compress:")
     if not submitted:
         return None
@@ -125,6 +129,7 @@ def form(ws: Workspace, infos: Mapping[str, ArtifactInfo], registered: pd.DataFr
         payload = request.build(ws, info, dataset, methods=list(methods), target=target, name=info.name,
                                 gate=float(gate), cv=int(cv), seed=int(seed), threads=1, device=device,
                                 calibration=calibration, calibration_rows=int(cal_rows),
+                                batch_sizes=tuple(sorted({1, *map(int, sizes)})),
                                 prune_kinds=tuple(kinds), sparsity=float(sparsity),
                                 fine_tune_epochs=int(fine_tune), student_width=int(width), student_depth=int(depth),
                                 temperature=float(temperature), alpha=float(alpha), distill_epochs=int(epochs))

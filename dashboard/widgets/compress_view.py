@@ -41,13 +41,15 @@ def table_frame(variants: pd.DataFrame) -> pd.DataFrame:
         "Accuracy": variants["accuracy_mean"],
         "Δ points": variants["accuracy_delta"],
         "95% interval": [interval(r) for r in variants.itertuples()],
-        "Held-out Δ": variants["heldout_delta"],
+        "Held-out Δ": ["" if pd.isna(v) else f"{v:+.2f}" for v in variants["heldout_delta"]],
         "Flips": variants["flip_rate"],
         "ECE Δ": variants["ece_delta"],
         "Gate": ["—" if r.role == "original" else ("pass" if r.gate_passed else "fail")
                  for r in variants.itertuples()],
         "Size (bytes)": variants["size_bytes"],
         "Format": variants["format"],
+        "Runs on": variants["runs_on"],
+        "Build (s)": variants["build_seconds"],
         "Notes": notes,
     })
 
@@ -60,12 +62,15 @@ COLUMNS = {
     "Δ points": st.column_config.NumberColumn(format="%+.2f", help="variant minus original accuracy, in points"),
     "95% interval": st.column_config.TextColumn(help="t-interval of the paired per-fold differences (folds "
                                                      "share training rows: read it as the fold spread)"),
-    "Held-out Δ": st.column_config.NumberColumn(
-        format="%+.2f", help="for variants trained on fold 1's training part: accuracy Δ on fold 1's test part, "
+    "Held-out Δ": st.column_config.TextColumn(
+        help="for variants trained on fold 1's training part: accuracy Δ on fold 1's test part, "
                              "rows neither the variant nor its training saw"),
     "Flips": st.column_config.NumberColumn(format="percent", help="share of rows whose predicted class changed"),
     "ECE Δ": st.column_config.NumberColumn(format="%+.4f", help="change in expected calibration error"),
     "Size (bytes)": st.column_config.NumberColumn(format="localized"),
+    "Runs on": st.column_config.TextColumn(help="the runtime and execution provider the variant's run recorded"),
+    "Build (s)": st.column_config.NumberColumn(format="%.2f", help="export and conversion (or training) seconds, "
+                                                                  "kept apart from latency"),
 }
 
 
@@ -91,11 +96,20 @@ def show(ws: Workspace, result: dict[str, Any], *, key: str) -> None:
                 f"{d['twin_heldout_accuracy']:.2%} ({d['heldout_difference_points']:+.2f} points; the teacher "
                 f"{d['teacher_heldout_accuracy']:.2%}).", icon=":material/school:")
     info = charts.pareto_info(variants)
-    st.plotly_chart(charts.pareto_figure(info, title="Accuracy against latency (p50, batch 1); colour: size"),
-                    key=key + "pareto")
+    st.markdown("**Accuracy against latency** (p50 at batch 1; colour: size on disk)")
+    st.plotly_chart(charts.pareto_figure(info), key=key + "pareto")
     front = charts.front_labels(info)
     if front:
         st.caption("On the front: " + md(", ".join(front)) + ". The star is the original.")
+    sweep = charts.sweep_info(result)
+    if not sweep.empty:
+        with st.expander("Batch size × precision sweep", icon=":material/stacked_line_chart:"):
+            st.plotly_chart(charts.sweep_figure(sweep), key=key + "sweep")
+            st.dataframe(sweep.drop(columns=["run_id"]), hide_index=True, key=key + "sweep_table",
+                         column_config={"p50_ms": st.column_config.NumberColumn("p50 (ms)", format="%.4f"),
+                                        "p95_ms": st.column_config.NumberColumn("p95 (ms)", format="%.4f"),
+                                        "throughput_per_s": st.column_config.NumberColumn("rows/s", format="%.0f"),
+                                        "accuracy_mean": st.column_config.NumberColumn("accuracy", format="%.4f")})
     for s in result.get("skipped", []):
         st.caption(f"Skipped {md(_which(s))}: {md(s['reason'])}")
     for e in result.get("errors", []):

@@ -16,20 +16,26 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from engine.charts import pareto
-from engine.charts.style import plain
+from engine.charts.style import color, empty_figure, layout, log_axis, plain, titled
 
 VARIANT_COLUMNS = ["label", "role", "method", "backend", "flavour", "format", "artifact_id", "run_id", "size_bytes",
                    "size_ratio", "latency_p50_ms", "speedup", "accuracy_mean", "accuracy_delta", "delta_low",
                    "delta_high", "flip_rate", "ece_delta", "gate_passed", "rows_seen", "latency_skewed",
-                   "heldout_delta", "lineage", "path"]
+                   "heldout_delta", "runs_on", "build_seconds", "lineage", "path"]
 NUMERIC_COLUMNS = ["size_bytes", "size_ratio", "latency_p50_ms", "speedup", "accuracy_mean", "accuracy_delta",
-                   "delta_low", "delta_high", "flip_rate", "ece_delta", "heldout_delta"]
+                   "delta_low", "delta_high", "flip_rate", "ece_delta", "heldout_delta", "build_seconds"]
 ORIGINAL_SYMBOL = "star"
 
 
 def _label(v: dict[str, Any]) -> str:
     how = v.get("flavour") or (v.get("backend") if v.get("backend") == "torch" else "")
     return f"{v['method']} ({how})" if how else str(v["method"])
+
+
+def _runs_on(entry: dict[str, Any]) -> str:
+    """The runtime and provider a run recorded (``onnxruntime · CPUExecutionProvider``, ``torch · cpu``)."""
+    where = entry.get("provider") or entry.get("device")
+    return " · ".join(str(x) for x in (entry.get("runtime"), where) if x)
 
 
 def variants_info(result: dict[str, Any] | None) -> pd.DataFrame:
@@ -48,7 +54,8 @@ def variants_info(result: dict[str, Any] | None) -> pd.DataFrame:
                      "run_id": o.get("run_id"), "size_bytes": o.get("size_bytes"), "size_ratio": 1.0,
                      "latency_p50_ms": o.get("latency_p50_ms"), "speedup": 1.0,
                      "accuracy_mean": o.get("accuracy_mean"), "accuracy_delta": 0.0, "flip_rate": 0.0,
-                     "ece_delta": 0.0, "gate_passed": True, "rows_seen": o.get("rows_seen"), "lineage": ""})
+                     "ece_delta": 0.0, "gate_passed": True, "rows_seen": o.get("rows_seen"), "lineage": "",
+                     "latency_skewed": o.get("latency_skewed"), "runs_on": _runs_on(o)})
     for v in result.get("variants") or []:
         ci = v.get("accuracy_delta_ci") or [None, None]
         d = v.get("details") or {}
@@ -56,8 +63,10 @@ def variants_info(result: dict[str, Any] | None) -> pd.DataFrame:
         if v.get("trained_on_fold1") and d.get("heldout_accuracy") is not None \
                 and d.get("original_heldout_accuracy") is not None:
             held = 100 * (d["heldout_accuracy"] - d["original_heldout_accuracy"])
+        build = [x for x in (v.get("export_seconds"), v.get("convert_seconds")) if x is not None]
         rows.append({**{k: v.get(k) for k in VARIANT_COLUMNS if k in v}, "label": _label(v), "role": "variant",
-                     "delta_low": ci[0], "delta_high": ci[1], "heldout_delta": held})
+                     "delta_low": ci[0], "delta_high": ci[1], "heldout_delta": held, "runs_on": _runs_on(v),
+                     "build_seconds": sum(build) if build else None})
     frame = pd.DataFrame(rows, columns=VARIANT_COLUMNS)
     for col in NUMERIC_COLUMNS:  # None -> NaN: blank in tables, skipped by charts
         frame[col] = pd.to_numeric(frame[col], errors="coerce").astype(float)
@@ -79,6 +88,8 @@ def pareto_info(variants: pd.DataFrame, *, x: str = "latency_p50_ms", y: str = "
 def pareto_figure(info: pd.DataFrame, *, title: str | None = None) -> go.Figure:
     """:func:`engine.charts.pareto.pareto_figure`, with the original drawn as a large star."""
     fig = pareto.pareto_figure(info, title=title)
+    if title is None:  # the page titles it; the generic title would sit on the three-row legend
+        fig.update_layout(title=None)
     original = info.attrs.get("original")
     at = info[info["run_id"] == original] if original is not None and not info.empty else info.iloc[0:0]
     if len(at):
@@ -106,3 +117,53 @@ def gate_summary(variants: pd.DataFrame) -> dict[str, Any]:
         i = int(np.nanargmin(pd.to_numeric(passing["latency_p50_ms"], errors="coerce").to_numpy(dtype=float)))
         fastest = passing.iloc[i]["label"]
     return {"n_variants": len(v), "n_passing": len(passing), "fastest_passing": fastest}
+
+
+SWEEP_COLUMNS = ["model", "precision", "runs_on", "batch_size", "p50_ms", "p95_ms", "throughput_per_s",
+                 "accuracy_mean", "skewed", "run_id"]
+
+
+def sweep_info(result: dict[str, Any] | None) -> pd.DataFrame:
+    """Batch size x precision x provider of a compress result: one row per model and measured batch size,
+    with the model's accuracy and the runtime and provider its run recorded (``runs_on``)."""
+    rows = []
+    for r in (result or {}).get("sweep") or []:
+        model = "original" if r.get("method") == "original" else \
+            (f"{r['method']} ({r['how']})" if r.get("how") else str(r.get("method")))
+        runs_on = _runs_on(r)
+        rows.append({"model": model, "precision": r.get("precision"), "runs_on": runs_on,
+                     "batch_size": r.get("batch_size"), "p50_ms": r.get("p50_ms"), "p95_ms": r.get("p95_ms"),
+                     "throughput_per_s": r.get("throughput_per_s"), "accuracy_mean": r.get("accuracy_mean"),
+                     "skewed": bool(r.get("skewed")), "run_id": r.get("run_id")})
+    frame = pd.DataFrame(rows, columns=SWEEP_COLUMNS)
+    for col in ("batch_size", "p50_ms", "p95_ms", "throughput_per_s", "accuracy_mean"):
+        frame[col] = pd.to_numeric(frame[col], errors="coerce")
+    return frame
+
+
+def sweep_figure(info: pd.DataFrame, *, title: str | None = None) -> go.Figure:
+    """Throughput against batch size, one line per model (log axes); hover: p50, precision, runtime,
+    provider, accuracy. A point measured on a busy machine is hollow."""
+    if info is None or info.empty:
+        return empty_figure("no latency was measured", title=title)
+    fig = go.Figure()
+    for i, (model, part) in enumerate(info.groupby("model", sort=False)):
+        part = part.sort_values("batch_size")
+        acc = part["accuracy_mean"].iloc[0]
+        name = f"{model} · {part['precision'].iloc[0]}" + ("" if pd.isna(acc) else f" · acc {acc:.4f}")
+        hover = [f"<b>{plain(model)}</b><br>batch {int(r.batch_size)}: {r.throughput_per_s:,.0f} rows/s, "
+                 f"p50 {r.p50_ms:.4f} ms<br>{plain(r.precision or '')} on {plain(r.runs_on)}"
+                 + ("<br>⚠ latency measured on a busy machine" if r.skewed else "") for r in part.itertuples()]
+        fig.add_trace(go.Scatter(
+            x=part["batch_size"], y=part["throughput_per_s"], mode="lines+markers", name=plain(name),
+            line={"color": "#f59e0b" if model == "original" else color(i), "width": 3 if model == "original" else 2},
+            marker={"symbol": ["circle-open" if s else "circle" for s in part["skewed"]], "size": 9},
+            text=hover, hovertemplate="%{text}<extra></extra>"))
+    xs = info["batch_size"].dropna()
+    ys = info["throughput_per_s"].dropna()
+    fig.update_layout(**layout(), title=titled(title))
+    fig.update_xaxes(title="batch size", **(log_axis(float(xs.min()), float(xs.max())) if xs.min() > 0 and
+                                            xs.max() > xs.min() else {}))
+    if len(ys) and ys.min() > 0:
+        fig.update_yaxes(title="throughput (rows/s) — higher is better", **log_axis(float(ys.min()), float(ys.max())))
+    return fig

@@ -16,7 +16,10 @@ from dataclasses import dataclass
 from engine.errors import FrontierError, option
 
 METHODS = ("onnx", "dynamic-int8", "static-int8", "fp16", "prune", "distill", "auto")
-PRUNE_KINDS = ("magnitude", "channels")  # engine.compress.prune.KINDS
+PRUNE_KINDS = ("magnitude", "channels")
+#: the numeric precision of each method's weights (what a batch x precision x provider sweep reads)
+PRECISION = {"original": "as uploaded", "onnx": "fp32", "dynamic-int8": "int8", "static-int8": "int8",
+             "fp16": "fp16", "prune": "fp32", "distill": "fp32"}  # engine.compress.prune.KINDS
 CALIBRATIONS = ("minmax", "entropy", "percentile")
 #: the ranges of the prune and distill settings: (low, high) inclusive, the one place flags, the job request
 #: and the page read them from

@@ -34,7 +34,7 @@ import numpy as np
 
 from engine import benchmark, datasets, models
 from engine.compress import calibration, deltas, parity
-from engine.compress.methods import NotApplicable, Recipe, plan_recipes
+from engine.compress.methods import PRECISION, NotApplicable, Recipe, plan_recipes
 from engine.errors import FrontierError, first_line
 from engine.jobs import machine
 from engine.jobs.progress import Scoped, as_reporter
@@ -403,7 +403,8 @@ def execute(ws: Workspace, payload: CompressPayload, progress: Any = None, *,
             "artifact_id": info.id, "path": str(info.path(ws).resolve()), "size_bytes": info.size_bytes,
             "run_id": run.run_id, "cached": run.cached, "rows_seen": summary.get("rows_seen"),
             **compared,
-            "latency_skewed": summary.get("latency_skewed"),
+            "latency_skewed": summary.get("latency_skewed"), "precision": PRECISION.get(b.recipe.method),
+            "runtime": summary.get("backend"), "device": summary.get("device"), "provider": summary.get("provider"),
             "export_seconds": b.export_seconds, "convert_seconds": b.convert_seconds,
             "parity": b.agreement.to_dict(enforced=b.recipe.method == "onnx"), "calibration": b.calibration,
             "details": b.details, "trained_on_fold1": b.trained, "lineage": info.lineage,
@@ -415,11 +416,37 @@ def execute(ws: Workspace, payload: CompressPayload, progress: Any = None, *,
                      "cached": orig_run.cached, "size_bytes": source.size_bytes,
                      "accuracy_mean": orig_summary.get("accuracy_mean"),
                      "latency_p50_ms": orig_summary.get("latency_p50_ms"), "rows_seen": orig_summary.get("rows_seen"),
-                     "ece": deltas.ece(orig_preds)},
+                     "ece": deltas.ece(orig_preds), "runtime": orig_summary.get("backend"),
+                     "device": orig_summary.get("device"), "provider": orig_summary.get("provider"),
+                     "latency_skewed": orig_summary.get("latency_skewed")},
         "variants": variants, "errors": errors, "skipped": skipped, "gate": payload.gate,
         "dataset": described.name, "n_folds": payload.cv, "seed": payload.seed,
         "parity_tolerance": parity.PROBA_ATOL, "distillation": distillation_summary(variants),
+        "sweep": sweep_rows(store, orig_run.run_id, orig_summary, variants),
     }
+
+
+def sweep_rows(store: ResultStore, orig_run_id: str, orig_summary: dict[str, Any],
+               variants: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Batch size x precision x provider: every measured batch size of the original and each variant, with
+    the accuracy of that model (from each stored run's latency table; the provider its run recorded)."""
+    models = [("original", "", "as uploaded", orig_run_id, orig_summary.get("accuracy_mean"),
+               orig_summary.get("backend"), orig_summary.get("provider") or orig_summary.get("device"))]
+    models += [(v["method"], v.get("flavour") or (v["backend"] if v["backend"] == "torch" else ""),
+                v.get("precision"), v["run_id"], v.get("accuracy_mean"), v.get("runtime"),
+                v.get("provider") or v.get("device")) for v in variants]
+    out = []
+    for method, how, precision, run_id, accuracy, runtime, provider in models:
+        try:
+            latency = store.table(run_id, "latency")
+        except (FrontierError, OSError, ValueError):  # unreadable (a shared folder): that model is left out
+            continue
+        for r in latency.itertuples():
+            out.append({"method": method, "how": how, "precision": precision, "runtime": runtime,
+                        "provider": provider, "batch_size": int(r.batch_size), "p50_ms": float(r.p50_ms),
+                        "p95_ms": float(r.p95_ms), "throughput_per_s": float(r.throughput_per_s),
+                        "skewed": bool(r.skewed), "accuracy_mean": accuracy, "run_id": run_id})
+    return out
 
 
 def distillation_summary(variants: list[dict[str, Any]]) -> dict[str, Any] | None:

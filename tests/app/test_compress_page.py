@@ -60,9 +60,14 @@ def test_a_compression_runs_as_a_job_and_shows_every_variant_against_the_origina
         assert rows.loc[label, "Δ points"] == pytest.approx(v["accuracy_delta"])
         assert rows.loc[label, "Gate"] == ("pass" if v["gate_passed"] else "fail")
         assert rows.loc[label, "Smaller"] == pytest.approx(v["size_ratio"])
-    assert rows.loc["distill (student)", "Held-out Δ"] == rows.loc["distill (student)", "Held-out Δ"]  # not NaN
+    d = next(v for v in result["variants"] if v["flavour"] == "student")["details"]
+    assert rows.loc["distill (student)", "Held-out Δ"] == \
+        f"{100 * (d['heldout_accuracy'] - d['original_heldout_accuracy']):+.2f}"
+    assert rows.loc["dynamic-int8", "Held-out Δ"] == ""  # not trained: nothing to hold out
     assert any("Distillation: the student scored" in t for t in texts(at))
-    assert at.get("plotly_chart")
+    assert len(at.get("plotly_chart")) == 2  # the Pareto front and the batch-size sweep
+    sweep = _table(at, "throughput_per_s")
+    assert len(sweep) == 5 * 2 and set(sweep["batch_size"]) == {1, 32}  # five models at the two default sizes
     downloads = [b for b in at.get("download_button")]
     assert len(downloads) == 4
     links = [p.proto.label for p in at.get("page_link")]

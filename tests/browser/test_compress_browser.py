@@ -33,5 +33,7 @@ def test_compress_a_model_and_read_its_variants(dashboard, browser):
     page.get_by_role("link", name=re.compile("Compare the 3 runs")).wait_for(timeout=PAGE_TIMEOUT_MS)
     assert page.get_by_role("button", name=re.compile(r"dynamic-int8")).count() == 2  # a download each
     assert page.locator('[data-testid="stException"]').count() == 0
+    page.get_by_text("Batch size × precision sweep").click()
+    page.locator(".js-plotly-plot").nth(1).wait_for(timeout=PAGE_TIMEOUT_MS)
     full_page_screenshot(page, "compress.png")
     context.close()

@@ -64,3 +64,19 @@ def test_the_original_is_a_star_and_a_hostile_name_is_text():
     (star,) = [t for t in fig.data if t.name == "the original"]
     assert star.marker.symbol == "star" and star.x[0] == 0.03 and star.y[0] == 0.97
     assert "<a href" not in star.text[0] and "&lt;a href" in star.text[0]
+
+
+def test_the_sweep_has_a_row_per_model_and_batch_with_what_each_run_recorded():
+    result = _result(np.random.default_rng(2))
+    result["sweep"] = [{"method": m, "how": h, "precision": p, "runtime": "onnxruntime",
+                        "provider": "CPUExecutionProvider", "batch_size": b, "p50_ms": 0.01 * b, "p95_ms": 0.02 * b,
+                        "throughput_per_s": 1000.0 * b, "skewed": b == 32, "accuracy_mean": 0.9, "run_id": "a" * 16}
+                       for m, h, p in [("original", "", "as uploaded"), ("prune", "channels", "fp32"),
+                                       ("dynamic-int8", "", "int8")] for b in (1, 32)]
+    info = compress.sweep_info(result)
+    assert len(info) == 6 and set(info["model"]) == {"original", "prune (channels)", "dynamic-int8"}
+    assert (info["runs_on"] == "onnxruntime · CPUExecutionProvider").all()
+    fig = compress.sweep_figure(info)
+    assert [t.name.split(" · ")[0] for t in fig.data] == ["original", "prune (channels)", "dynamic-int8"]
+    assert list(fig.data[0].marker.symbol) == ["circle", "circle-open"]  # batch 32 was measured on a busy machine
+    assert compress.sweep_figure(compress.sweep_info({})).layout.annotations  # nothing measured: says so

@@ -158,6 +158,22 @@ def test_the_distilled_student_and_its_twin_are_reported_as_measured(compressed)
     assert student["size_bytes"] == pytest.approx(twin["size_bytes"], rel=0.01)  # one network, two trainings
 
 
+def test_the_sweep_has_every_model_at_every_batch_size_from_its_own_run(compressed):
+    ws, doc = compressed
+    store = ResultStore(Workspace(ws))
+    runs = [doc["original"]["run_id"], *(v["run_id"] for v in doc["variants"])]
+    assert sorted({r["run_id"] for r in doc["sweep"]}) == sorted(runs)
+    for r in doc["sweep"]:
+        table = store.table(r["run_id"], "latency").set_index("batch_size")
+        assert r["p50_ms"] == table.loc[r["batch_size"], "p50_ms"]
+        assert r["throughput_per_s"] == table.loc[r["batch_size"], "throughput_per_s"]
+    for v in doc["variants"]:
+        summary = store.summary(v["run_id"])
+        assert (v["runtime"], v["provider"]) == (summary["backend"], summary["provider"])
+        assert v["runtime"] == ("torch" if v["format"] == "torchscript" else "onnxruntime")
+    assert {r["precision"] for r in doc["sweep"]} == {"as uploaded", "fp32", "int8", "fp16"}
+
+
 def test_auto_continues_past_a_failed_recipe(compressed, monkeypatch):
     from engine.compress import half, run
 
