@@ -110,6 +110,7 @@ def show(ws: Workspace, result: dict[str, Any], *, key: str) -> None:
                                         "p95_ms": st.column_config.NumberColumn("p95 (ms)", format="%.4f"),
                                         "throughput_per_s": st.column_config.NumberColumn("rows/s", format="%.0f"),
                                         "accuracy_mean": st.column_config.NumberColumn("accuracy", format="%.4f")})
+    _acceleration(result.get("acceleration"), key=key)
     for s in result.get("skipped", []):
         st.caption(f"Skipped {md(_which(s))}: {md(s['reason'])}")
     for e in result.get("errors", []):
@@ -119,6 +120,30 @@ def show(ws: Workspace, result: dict[str, Any], *, key: str) -> None:
     if len(runs) > 1:
         st.page_link(nav.compare_page(), label=f"Compare the {len(runs)} runs", icon=":material/compare_arrows:",
                      query_params={"runs": ",".join(runs[:50]), "baseline": runs[0]})
+
+
+def _acceleration(acc: dict[str, Any] | None, *, key: str) -> None:
+    """The runtime settings timed by ``accelerate``: build seconds apart from latency, the fastest clean one."""
+    if not acc:
+        return
+    with st.expander("Runtime settings (accelerate)", icon=":material/bolt:", expanded=True):
+        rows = acc.get("settings") or []
+        if rows:
+            frame = pd.DataFrame([{"Setting": r["setting"], "p50 (ms)": r["p50_ms"], "Speedup": r.get("speedup"),
+                                   "Build (s)": r["build_seconds"], "Max |Δp|": r.get("max_abs_diff"),
+                                   "Busy machine": bool(r["skewed"])} for r in rows])
+            st.dataframe(frame, hide_index=True, key=key + "accelerate",
+                         column_config={"p50 (ms)": st.column_config.NumberColumn(format="%.4f"),
+                                        "Speedup": st.column_config.NumberColumn(format="%.2fx"),
+                                        "Build (s)": st.column_config.NumberColumn(format="%.3f"),
+                                        "Max |Δp|": st.column_config.NumberColumn(format="%.1e")})
+        if acc.get("best"):
+            st.caption(f"Fastest at batch 1 with the same answers and clean timing: **{md(acc['best'])}** "
+                       "(speedup against the original's p50 at batch 1).")
+        for why in acc.get("skipped", []):
+            st.caption(md(why))
+        for e in acc.get("errors", []):
+            st.warning(f"{md(e['setting'])}: {md(e['error'])}", icon=":material/error:")
 
 
 def _which(entry: dict[str, Any]) -> str:

@@ -143,7 +143,7 @@ def cmd_compress(args: argparse.Namespace) -> int:
     if st.state != "done":
         raise _RunFailed(st.error or st.state)
     result = st.result or {}
-    if not result.get("variants"):
+    if not result.get("variants") and not (result.get("acceleration") or {}).get("settings"):
         why = [f"{e['method']}: {e['error']}" for e in result.get("errors", [])]
         why += [f"{s['method']}: {s['reason']}" for s in result.get("skipped", []) if s not in skipped]
         raise _RunFailed("no variant was made: " + ("; ".join(why) or "no recipe applies"))
@@ -184,8 +184,20 @@ def _print(result: dict[str, Any]) -> None:
              _num(v.get("speedup"), ".2f") + "x", "pass" if v.get("gate_passed") else "FAIL"]
             for v in result["variants"]]
     widths = [max(len(str(x)) for x in col) for col in zip(cols, *rows, strict=False)]
-    for row in [cols, *rows]:
+    for row in [cols, *rows] if rows else []:
         print("  ".join(str(x).ljust(w) for x, w in zip(row, widths, strict=False)).rstrip())
+    acc = result.get("acceleration")
+    if acc:
+        for r in acc.get("settings", []):
+            flag = " (busy machine)" if r["skewed"] else ""
+            print(f"runtime: {r['setting']}: p50 {r['p50_ms']:.4f} ms, {_num(r.get('speedup'), '.2f')}x, "
+                  f"built in {r['build_seconds']:.2f} s{flag}")
+        if acc.get("best"):
+            print(f"fastest runtime setting: {acc['best']}")
+        for e in acc.get("errors", []):
+            print(f"failed runtime setting {e['setting']}: {e['error']}", file=sys.stderr)
+        for why in acc.get("skipped", []):
+            print(f"runtime settings: {why}", file=sys.stderr)
     d = result.get("distillation")
     if d:
         print(f"distillation: student {d['student_heldout_accuracy']:.4f} vs its twin without teacher "

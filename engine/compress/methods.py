@@ -15,7 +15,8 @@ from dataclasses import dataclass
 
 from engine.errors import FrontierError, option
 
-METHODS = ("onnx", "dynamic-int8", "static-int8", "fp16", "prune", "distill", "auto")
+METHODS = ("onnx", "dynamic-int8", "static-int8", "fp16", "prune", "distill", "accelerate", "auto")
+RUNTIME_ONLY = ("accelerate",)  # methods that time runtime settings of the model and make no artifact
 PRUNE_KINDS = ("magnitude", "channels")
 #: the numeric precision of each method's weights (what a batch x precision x provider sweep reads)
 PRECISION = {"original": "as uploaded", "onnx": "fp32", "dynamic-int8": "int8", "static-int8": "int8",
@@ -130,7 +131,7 @@ def plan_recipes(methods: tuple[str, ...], fmt: str, *, device: str = "cpu", nam
             skipped.append({"method": r.method, "backend": r.backend, "flavour": r.flavour, "reason": reason})
     if "auto" not in methods:
         for m in methods:
-            if not any(r.method == m for r in run):
+            if m not in RUNTIME_ONLY and not any(r.method == m for r in run):
                 why = next(s["reason"] for s in skipped if s["method"] == m)
                 raise FrontierError(f"{option('method', m)} does not apply to '{name}': {why}")
     return tuple(run), skipped

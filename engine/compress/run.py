@@ -43,7 +43,8 @@ from engine.measure.latency import LatencySettings
 from engine.results import ResultStore
 from engine.workspace import Workspace
 
-ORIGINAL_END, BUILD_END = 0.25, 0.5  # progress: the original's run, then the recipes, then the variants' runs
+# progress: the original's run, the recipes, the runtime settings (accelerate), then the variants' runs
+ORIGINAL_END, RECIPES_END, BUILD_END = 0.25, 0.45, 0.6
 _LINEAGE = re.compile(r"variant of .{1,200} \(([0-9a-f]{16})\) by ([a-z0-9-]+)(?: \([a-z0-9 ]{1,20}\))?: ")
 
 
@@ -298,6 +299,34 @@ def _distill(recipe: Recipe, src: _Source) -> Built:
                  n_parameters=n_params)
 
 
+def _accelerate(src: _Source, config: benchmark.BenchmarkConfig, orig_summary: dict[str, Any],
+                steps: Any) -> dict[str, Any]:
+    """Time the source's runtime settings (:mod:`engine.compress.accelerate`) on its ONNX export and/or as torch."""
+    import onnxruntime as ort
+
+    from engine.compress import accelerate
+
+    onnx_path, skipped = None, []
+    try:
+        onnx_bytes = src.export()[0]
+        onnx_path = src.tmp / "accelerate.onnx"
+        onnx_path.write_bytes(onnx_bytes)
+    except ExportFailed as exc:
+        skipped.append(f"ONNX Runtime settings need the ONNX export: {exc.message}")
+
+    def step(i: int, n: int, label: str) -> None:
+        steps.step(f"accelerate: {label}", RECIPES_END + (BUILD_END - RECIPES_END) * i / max(n, 1))
+
+    def hold() -> Any:
+        return machine.exclusive(on_wait=steps.waiting)
+
+    out = accelerate.sweep(src, onnx_path=onnx_path, available=ort.get_available_providers(),
+                           latency=config.latency, original_p50=orig_summary.get("latency_p50_ms"), hold=hold,
+                           step=step)
+    out["skipped"] = skipped + out["skipped"]
+    return out
+
+
 def _entry(recipe: Recipe, **fields: Any) -> dict[str, Any]:
     """A skipped or failed recipe, as the result lists it."""
     return {"method": recipe.method, "backend": recipe.backend, "flavour": recipe.flavour, **fields}
@@ -310,7 +339,7 @@ def _build_all(recipes: tuple[Recipe, ...], src: _Source, built: list[Built], sk
         steps.unit(i, recipe.label)
         with machine.shared(on_wait=steps.waiting):
             steps.step(f"{recipe.label}: building the variant",
-                       ORIGINAL_END + (BUILD_END - ORIGINAL_END) * i / max(len(recipes), 1))
+                       ORIGINAL_END + (RECIPES_END - ORIGINAL_END) * i / max(len(recipes), 1))
             try:
                 built.append(build(recipe, src))
             except NotApplicable as exc:
@@ -376,6 +405,9 @@ def execute(ws: Workspace, payload: CompressPayload, progress: Any = None, *,
             splits = folds(prep, n_splits=payload.cv, seed=payload.seed)
             src = _Source(ws, source, prep, splits, payload, Path(tmp))
         _build_all(recipes, src, built, skipped, errors, steps)
+        acceleration = None
+        if {"accelerate", "auto"} & set(payload.methods):
+            acceleration = _accelerate(src, config, orig_summary, steps)
 
     # 3. register and benchmark each on the same folds; 4. compare with the original
     variants = []
@@ -422,7 +454,7 @@ def execute(ws: Workspace, payload: CompressPayload, progress: Any = None, *,
         "variants": variants, "errors": errors, "skipped": skipped, "gate": payload.gate,
         "dataset": described.name, "n_folds": payload.cv, "seed": payload.seed,
         "parity_tolerance": parity.PROBA_ATOL, "distillation": distillation_summary(variants),
-        "sweep": sweep_rows(store, orig_run.run_id, orig_summary, variants),
+        "sweep": sweep_rows(store, orig_run.run_id, orig_summary, variants), "acceleration": acceleration,
     }
 
 

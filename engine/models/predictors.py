@@ -127,23 +127,32 @@ class TorchPredictor(Predictor):
 
 
 # ------------------------------------------------------------- ONNX Runtime
+ORT_LEVELS = {"disabled": "ORT_DISABLE_ALL", "basic": "ORT_ENABLE_BASIC", "extended": "ORT_ENABLE_EXTENDED",
+              "all": "ORT_ENABLE_ALL"}
+
+
 class OnnxPredictor(Predictor):
     backend = "onnxruntime"
 
     def __init__(self, path: str | os.PathLike[str], *, providers: list[str] | None = None,
-                 threads: int | None = None, spinning: bool | None = None) -> None:
+                 threads: int | None = None, spinning: bool | None = None,
+                 graph_optimization: str | None = None) -> None:
         import onnxruntime as ort
 
         from engine import settings
 
         spin = settings.ort_spinning() if spinning is None else spinning
         opts = ort.SessionOptions()
+        if graph_optimization is not None:  # ONNX Runtime's default is "all"
+            opts.graph_optimization_level = getattr(ort.GraphOptimizationLevel, ORT_LEVELS[graph_optimization])
         if threads:
             opts.intra_op_num_threads = threads
             opts.inter_op_num_threads = 1
         opts.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
         opts.add_session_config_entry("session.inter_op.allow_spinning", "1" if spin else "0")
         self.thread_settings = {"ort_intra_op_threads": threads or None, "ort_spinning": spin}
+        if graph_optimization is not None:
+            self.thread_settings["ort_graph_optimization"] = graph_optimization
         available = ort.get_available_providers()
         providers = [p for p in (providers or ["CPUExecutionProvider"]) if p in available] or ["CPUExecutionProvider"]
         try:

@@ -174,6 +174,22 @@ def test_the_sweep_has_every_model_at_every_batch_size_from_its_own_run(compress
     assert {r["precision"] for r in doc["sweep"]} == {"as uploaded", "fp32", "int8", "fp16"}
 
 
+def test_auto_times_the_runtime_settings_and_names_the_fastest_clean_one(compressed):
+    from engine.compress import accelerate
+
+    _, doc = compressed
+    acc = doc["acceleration"]
+    threads = accelerate.thread_counts()
+    ort_rows = [r for r in acc["settings"] if r["runtime"] == "onnxruntime"]
+    assert sorted((r["graph_optimization"], r["threads"]) for r in ort_rows) == sorted(
+        (lv, t) for lv in accelerate.ORT_LEVELS for t in threads)
+    assert sorted(r["threads"] for r in acc["settings"] if r["runtime"] == "torch") == sorted(threads)
+    assert all(r["max_abs_diff"] <= 1e-4 and r["p50_ms"] > 0 for r in acc["settings"])
+    clean = [r for r in acc["settings"] if not r["skewed"]]
+    assert acc["best"] == (min(clean, key=lambda r: r["p50_ms"])["setting"] if clean else None)
+    assert any("torch.compile" in why for why in acc["skipped"])  # a TorchScript file: said, not silently left
+
+
 def test_auto_continues_past_a_failed_recipe(compressed, monkeypatch):
     from engine.compress import half, run
 

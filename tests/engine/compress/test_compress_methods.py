@@ -12,7 +12,9 @@ def test_auto_is_every_recipe_and_names_are_read_once_in_order():
     assert parse_methods(["fp16", "ONNX", "fp16"]) == ("fp16", "onnx")
     assert {r.label for r in recipes_for(("auto",))} == {"onnx", "dynamic-int8", "dynamic-int8 (torch)",
                                                          "static-int8", "fp16", *ALL_TORCH}
-    assert set(METHODS) >= {"onnx", "dynamic-int8", "static-int8", "fp16", "prune", "distill", "auto"}
+    assert set(METHODS) >= {"onnx", "dynamic-int8", "static-int8", "fp16", "prune", "distill", "accelerate", "auto"}
+    assert recipes_for(("accelerate",)) == ()  # runtime settings of the model itself: no artifact
+    assert plan_recipes(("accelerate",), "onnx") == ((), [])
     assert [r.label for r in recipes_for(("prune",), ("channels",))] == ["prune (channels)"]
 
 
