@@ -26,6 +26,7 @@ METHOD_HELP = {
     "fp16": "fp16 (ONNX Runtime)",
     "prune": "pruning (torch models)",
     "distill": "distillation into a small MLP",
+    "accelerate": "runtime settings (graph optimisation, threads, providers)",
 }
 BATCH_SIZES = (1, 8, 32, 128, 256)
 PRUNE_HELP = {"magnitude": "magnitude (global, unstructured)", "channels": "channels (structured)"}
@@ -70,7 +71,7 @@ def form(ws: Workspace, infos: Mapping[str, ArtifactInfo], registered: pd.DataFr
         return None
     with st.form(KEY + "form", border=True, enter_to_submit=False):
         m1, m2, m3, m4 = st.columns([3, 1, 1, 1])
-        methods = m1.multiselect("Methods", list(METHODS), default=["auto"], format_func=METHOD_HELP.get,
+        methods = m1.multiselect("Methods", list(METHODS), default=["auto"], format_func=lambda m: METHOD_HELP.get(m, m),
                                  key=KEY + "methods", help="a recipe that does not apply to this model says why "
                                                            "and the others still run")
         gate = m2.number_input("Accuracy gate (points)", min_value=0.0, max_value=100.0, value=1.0, step=0.5,

@@ -146,7 +146,7 @@ def cmd_compress(args: argparse.Namespace) -> int:
     if not result.get("variants") and not (result.get("acceleration") or {}).get("settings"):
         why = [f"{e['method']}: {e['error']}" for e in result.get("errors", [])]
         why += [f"{s['method']}: {s['reason']}" for s in result.get("skipped", []) if s not in skipped]
-        raise _RunFailed("no variant was made: " + ("; ".join(why) or "no recipe applies"))
+        raise _RunFailed("no variant was made: " + ("; ".join(dict.fromkeys(why)) or "no recipe applies"))
     if args.json:
         print(json.dumps(_jsonable(result), default=str))
     else:

@@ -273,12 +273,10 @@ def _distill(recipe: Recipe, src: _Source) -> Built:
                                 temperature=payload.temperature, alpha=payload.alpha, epochs=payload.distill_epochs)
     train, _ = _train_rows(src)
     X, y = src.prep.numeric_X(), np.asarray(src.prep.y)
-    teacher = None
-    if recipe.flavour == "student":
-        scores = parity.scores_on(src.predictor, src.prep, train)
-        if scores.proba is None:
-            raise NotApplicable(f"'{src.info.name}' gives no class probabilities, so it has no soft targets to teach")
-        teacher = scores.proba
+    scores = parity.scores_on(src.predictor, src.prep, train)
+    if scores.proba is None:  # the twin only means something next to its student
+        raise NotApplicable(f"'{src.info.name}' gives no class probabilities, so it has no soft targets to teach")
+    teacher = scores.proba if recipe.flavour == "student" else None
     t0 = time.perf_counter()
     net = distill.train(X[train], y[train], len(src.prep.classes), teacher, settings, seed=payload.seed,
                         threads=src.threads)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from app_support import errors, new_app, plain, texts, wait_for_jobs
 
-from engine import jobs, models
+from engine import datasets, jobs, models
 
 COMPRESS_PAGE = "../pages/compress.py"
 pytestmark = pytest.mark.slow
@@ -74,6 +74,13 @@ def test_a_compression_runs_as_a_job_and_shows_every_variant_against_the_origina
     assert "Compare the 5 runs" in links, links
 
 
+def test_every_method_has_words_in_the_form():
+    from dashboard.widgets.compress_form import METHOD_HELP
+    from engine.compress.methods import METHODS
+
+    assert set(METHOD_HELP) == set(METHODS)
+
+
 def test_bad_inputs_are_answered_in_the_forms_words_and_start_nothing(workspace):
     at = _open()
     at.multiselect(key="compress:methods").set_value([])
@@ -89,3 +96,29 @@ def test_bad_inputs_are_answered_in_the_forms_words_and_start_nothing(workspace)
     at.button(key="FormSubmitter:compress:form-Compress").click().run()
     assert any("choose at least one 'Pruning' kind" in e for e in errors(at)), errors(at)
     assert jobs.list_jobs(workspace) == []
+
+
+def test_a_hostile_model_name_stays_text_in_the_results(workspace):
+    import re
+
+    from app_support import HOSTILE
+
+    from engine.jobs.spec import CompressPayload
+
+    mlp = models.get(workspace, _model_id(workspace, "MLP (TorchScript)"))
+    hostile = models.update(workspace, mlp, display_name=HOSTILE)
+    dataset = next(d for d in datasets.list_registered(workspace).itertuples() if d.name == "digits_holdout")
+    payload = CompressPayload(artifact_id=hostile.id, dataset_id=dataset.id, target="target",
+                              methods=("dynamic-int8",), name=HOSTILE, cv=2, threads=1, batch_sizes=(1,),
+                              latency_time_s=0.01, latency_count=3)
+    job_id = jobs.submit(workspace, {"kind": "compress", **payload.to_dict()}, title="hostile")
+    wait_for_jobs(workspace)
+    at = new_app()
+    at.query_params["job"] = job_id
+    at.switch_page(COMPRESS_PAGE)
+    at.run()
+    assert not at.exception, at.exception[0].stack_trace if at.exception else ""
+    assert not errors(at), errors(at)
+    assert any("2 variant(s) of" in t for t in texts(at)), texts(at)
+    live = re.compile(r"(?<!\\)\]\(|https?://|(?<!\\)<a |(?<!\\)!\[")
+    assert not [t for t in texts(at) if live.search(t)]

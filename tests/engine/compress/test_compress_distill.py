@@ -63,3 +63,19 @@ def test_the_student_takes_raw_rows_and_outputs_probabilities(digits):
         out = net(torch.from_numpy(X[:20])).numpy()
     assert out.shape == (20, 10) and np.allclose(out.sum(axis=1), 1, atol=1e-5)
     assert sum(p.numel() for p in net.body.parameters()) == 64 * 10 + 10  # depth 0: one linear layer
+
+
+def test_a_teacher_without_probabilities_is_skipped_with_its_reason(tmp_path):
+    import skops.io as sio
+    from frontier_support import run_cli
+    from sklearn.linear_model import RidgeClassifier
+
+    X, y = load_digits(return_X_y=True)
+    path = tmp_path / "ridge.skops"
+    sio.dump(RidgeClassifier().fit(X, y), path)
+    result = run_cli("compress", "--model", path, "--data", "digits", "--method", "distill", "--cv", "2",
+                     "--batch-sizes", "1", "--latency-time", "0.01", "--latency-count", "3",
+                     "--workspace", tmp_path / "ws", "--json")
+    assert result.returncode == 1 and len(result.stderr_lines) == 1, str(result)
+    assert result.stderr_lines[0] == ("error: no variant was made: distill: 'ridge.skops' gives no class "
+                                      "probabilities, so it has no soft targets to teach")
