@@ -208,8 +208,8 @@ def _limits(time_limit: float | None):
         return None
     most = settings.max_step_time_s()
     if not 0 < time_limit <= most:
-        raise FrontierError(f"--time-limit must be between 0 and {most:g} seconds (FRONTIER_MAX_STEP_TIME_S), "
-                            f"got {time_limit:g}")
+        raise FrontierError(f"--time-limit must be more than 0 and at most {most:g} seconds "
+                            f"(FRONTIER_MAX_STEP_TIME_S), got {time_limit:g}")
     return jobs.Limits(step_time_s=time_limit)
 
 

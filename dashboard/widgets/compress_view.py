@@ -45,7 +45,7 @@ def table_frame(variants: pd.DataFrame) -> pd.DataFrame:
         "Flips": variants["flip_rate"],
         "ECE Δ": variants["ece_delta"],
         "Gate": ["—" if r.role == "original" else ("pass" if r.gate_passed else "fail")
-                 for r in variants.itertuples()],
+                 + (" (held-out)" if r.gate_basis == "held-out" else "") for r in variants.itertuples()],
         "Size (bytes)": variants["size_bytes"],
         "Format": variants["format"],
         "Runs on": variants["runs_on"],
@@ -84,17 +84,24 @@ def show(ws: Workspace, result: dict[str, Any], *, key: str) -> None:
             f"{summary['n_passing']} within the {gate:g}-point gate")
     if summary["fastest_passing"]:
         line += f"; the fastest of those: **{md(summary['fastest_passing'])}**"
+    if (variants["gate_basis"] == "held-out").any():
+        line += " (variants trained on fold 1's rows are gated on its held-out rows)"
     st.markdown(line + ".")
+    if variants["latency_skewed"].fillna(False).astype(bool).any():
+        st.warning("Some latencies were measured while the machine was busy (see Notes): their speedups are not "
+                   "clean measurements.", icon=":material/warning:")
     st.dataframe(table_frame(variants), hide_index=True, column_config=COLUMNS, key=key + "table")
     if (variants["role"] == "original").any() and variants["rows_seen"].fillna(False).astype(bool).any():
         st.caption("⚠ Some models were scored on rows they were trained on (the original's training rows, or "
                    "fold 1's for fine-tuned and distilled variants): their accuracy is optimistic.")
     d = variants.attrs.get("distillation")
     if d:
+        test = (f" {d['heldout_only_student']} row(s) only the student got right and {d['heldout_only_twin']} "
+                f"only the twin (McNemar exact p = {d['heldout_mcnemar_p']:.3g})." if "heldout_mcnemar_p" in d else "")
         st.info(f"Distillation: the student scored {d['student_heldout_accuracy']:.2%} on fold 1's "
                 f"{d['heldout_rows']} held-out rows, its twin trained without the teacher "
                 f"{d['twin_heldout_accuracy']:.2%} ({d['heldout_difference_points']:+.2f} points; the teacher "
-                f"{d['teacher_heldout_accuracy']:.2%}).", icon=":material/school:")
+                f"{d['teacher_heldout_accuracy']:.2%}).{test}", icon=":material/school:")
     info = charts.pareto_info(variants)
     st.markdown("**Accuracy against latency** (p50 at batch 1; colour: size on disk)")
     st.plotly_chart(charts.pareto_figure(info), key=key + "pareto")
@@ -137,6 +144,9 @@ def _acceleration(acc: dict[str, Any] | None, *, key: str) -> None:
                                         "Speedup": st.column_config.NumberColumn(format="%.2fx"),
                                         "Build (s)": st.column_config.NumberColumn(format="%.3f"),
                                         "Max |Δp|": st.column_config.NumberColumn(format="%.1e")})
+        if rows and all(r["skewed"] for r in rows):
+            st.warning("Every setting was timed while the machine was busy: these latencies are not clean "
+                       "measurements; run it again on a quiet machine before choosing.", icon=":material/warning:")
         if acc.get("best"):
             st.caption(f"Fastest at batch 1 with the same answers and clean timing: **{md(acc['best'])}** "
                        "(speedup against the original's p50 at batch 1).")

@@ -20,7 +20,7 @@ from engine.charts.style import color, empty_figure, layout, log_axis, plain, ti
 
 VARIANT_COLUMNS = ["label", "role", "method", "backend", "flavour", "format", "artifact_id", "run_id", "size_bytes",
                    "size_ratio", "latency_p50_ms", "speedup", "accuracy_mean", "accuracy_delta", "delta_low",
-                   "delta_high", "flip_rate", "ece_delta", "gate_passed", "rows_seen", "latency_skewed",
+                   "delta_high", "flip_rate", "ece_delta", "gate_passed", "gate_basis", "rows_seen", "latency_skewed",
                    "heldout_delta", "runs_on", "build_seconds", "lineage", "path"]
 NUMERIC_COLUMNS = ["size_bytes", "size_ratio", "latency_p50_ms", "speedup", "accuracy_mean", "accuracy_delta",
                    "delta_low", "delta_high", "flip_rate", "ece_delta", "heldout_delta", "build_seconds"]
@@ -59,8 +59,8 @@ def variants_info(result: dict[str, Any] | None) -> pd.DataFrame:
     for v in result.get("variants") or []:
         ci = v.get("accuracy_delta_ci") or [None, None]
         d = v.get("details") or {}
-        held = None
-        if v.get("trained_on_fold1") and d.get("heldout_accuracy") is not None \
+        held = v.get("heldout_delta")
+        if held is None and v.get("trained_on_fold1") and d.get("heldout_accuracy") is not None \
                 and d.get("original_heldout_accuracy") is not None:
             held = 100 * (d["heldout_accuracy"] - d["original_heldout_accuracy"])
         build = [x for x in (v.get("export_seconds"), v.get("convert_seconds")) if x is not None]
@@ -78,7 +78,20 @@ def variants_info(result: dict[str, Any] | None) -> pd.DataFrame:
 def pareto_info(variants: pd.DataFrame, *, x: str = "latency_p50_ms", y: str = "accuracy_mean",
                 color: str | None = "size_bytes") -> pd.DataFrame:
     """The models on ``x`` and ``y`` (colour a third objective) with the Pareto front (see
-    :func:`engine.charts.pareto.pareto_info`); ``attrs["original"]`` is the original's run id."""
+    :func:`engine.charts.pareto.pareto_info`); ``attrs["original"]`` is the original's run id.
+
+    A variant trained on fold 1's training part has a cross-validated accuracy that includes rows it trained
+    on: it is placed at the original's accuracy plus its held-out Δ (fold 1's unseen rows) instead, and its
+    hover says so; one without a held-out Δ is left off the chart (counted in ``n_dropped``)."""
+    variants = variants.copy()
+    if y == "accuracy_mean" and "heldout_delta" in variants.columns:
+        original = variants.loc[variants["role"] == "original", "accuracy_mean"]
+        base = float(original.iloc[0]) if len(original) else float("nan")
+        trained = variants["heldout_delta"].notna()
+        variants.loc[trained, "accuracy_mean"] = base + variants.loc[trained, "heldout_delta"] / 100
+        variants["lineage"] = variants["lineage"].astype(object)
+        variants.loc[trained, "lineage"] = ("accuracy: the original's plus its held-out Δ (it trained on rows "
+                                            "of the other folds)")
     info = pareto.pareto_info(variants, x=x, y=y, color=color)
     original = variants.loc[variants["role"] == "original", "run_id"]
     info.attrs["original"] = str(original.iloc[0]) if len(original) else None
@@ -90,6 +103,10 @@ def pareto_figure(info: pd.DataFrame, *, title: str | None = None) -> go.Figure:
     fig = pareto.pareto_figure(info, title=title)
     if title is None:  # the page titles it; the generic title would sit on the three-row legend
         fig.update_layout(title=None)
+    if not info.empty:  # each model named beside its point (colour is size; the legend says front or not)
+        fig.add_trace(go.Scatter(x=info["x"], y=info["y"], mode="text", text=[plain(v) for v in info["label"]],
+                                 textposition="top center", textfont={"size": 10, "color": "#334155"},
+                                 showlegend=False, hoverinfo="skip"))
     original = info.attrs.get("original")
     at = info[info["run_id"] == original] if original is not None and not info.empty else info.iloc[0:0]
     if len(at):
@@ -156,14 +173,16 @@ def sweep_figure(info: pd.DataFrame, *, title: str | None = None) -> go.Figure:
                  + ("<br>⚠ latency measured on a busy machine" if r.skewed else "") for r in part.itertuples()]
         fig.add_trace(go.Scatter(
             x=part["batch_size"], y=part["throughput_per_s"], mode="lines+markers", name=plain(name),
-            line={"color": "#f59e0b" if model == "original" else color(i), "width": 3 if model == "original" else 2},
+            line={"color": "#0f172a", "width": 2, "dash": "dash"} if model == "original" else
+            {"color": color(i), "width": 2},
             marker={"symbol": ["circle-open" if s else "circle" for s in part["skewed"]], "size": 9},
             text=hover, hovertemplate="%{text}<extra></extra>"))
     xs = info["batch_size"].dropna()
     ys = info["throughput_per_s"].dropna()
     fig.update_layout(**layout(), title=titled(title))
-    fig.update_xaxes(title="batch size", **(log_axis(float(xs.min()), float(xs.max())) if xs.min() > 0 and
-                                            xs.max() > xs.min() else {}))
+    sizes = sorted({int(b) for b in xs})
+    fig.update_xaxes(title="batch size", tickvals=sizes, ticktext=[str(b) for b in sizes],
+                     **({"type": "log"} if sizes and sizes[0] > 0 and len(sizes) > 1 else {}))
     if len(ys) and ys.min() > 0:
         fig.update_yaxes(title="throughput (rows/s) — higher is better", **log_axis(float(ys.min()), float(ys.max())))
     return fig

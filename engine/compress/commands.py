@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from engine.compress.calibration import DEFAULT_ROWS
+from engine.compress.calibration import BATCH, DEFAULT_ROWS
 from engine.compress.methods import (
     CALIBRATIONS,
     DEFAULTS,
@@ -43,7 +43,8 @@ def add_arguments(c: argparse.ArgumentParser) -> None:
     c.add_argument("--calibration", default="minmax", choices=CALIBRATIONS,
                    help="static-int8 calibration method (default minmax)")
     c.add_argument("--calibration-rows", type=int, default=DEFAULT_ROWS, metavar="N",
-                   help=f"static-int8 calibration rows, from the first fold's training part (default {DEFAULT_ROWS})")
+                   help=f"static-int8 calibration rows, from the first fold's training part, rounded down to whole "
+                        f"batches of {BATCH} (default {DEFAULT_ROWS})")
     c.add_argument("--prune-kind", action="append", choices=PRUNE_KINDS, metavar="KIND",
                    help="prune: magnitude (global unstructured) or channels (structured); repeatable (default both)")
     c.add_argument("--sparsity", type=float, default=DEFAULTS["sparsity"], metavar="S",
@@ -76,6 +77,17 @@ def add_arguments(c: argparse.ArgumentParser) -> None:
     c.add_argument("--time-limit", type=float, metavar="S", help="stop any step after S seconds")
 
 
+def _setting_flags(args: argparse.Namespace) -> list[tuple[str, Any, Any, str]]:
+    """(flag, value given, default, the method it belongs to) of every recipe setting."""
+    owner = {"sparsity": "prune", "fine_tune_epochs": "prune", "student_width": "distill",
+             "student_depth": "distill", "temperature": "distill", "alpha": "distill", "distill_epochs": "distill"}
+    out = [(name, getattr(args, name), DEFAULTS[name], owner[name]) for name in DEFAULTS]
+    out.append(("prune_kind", args.prune_kind, None, "prune"))
+    out += [("calibration", args.calibration, "minmax", "static-int8"),
+            ("calibration_rows", args.calibration_rows, DEFAULT_ROWS, "static-int8")]
+    return out
+
+
 def _check_flags(args: argparse.Namespace) -> None:
     """The CLI's own flags (the request's settings are checked by :func:`engine.compress.request.build`)."""
     parse_methods(args.method)  # an unknown method is told before the model is read
@@ -83,6 +95,11 @@ def _check_flags(args: argparse.Namespace) -> None:
         raise FrontierError(f"--latency-time must be between 0 and 60 seconds, got {args.latency_time:g}")
     if args.latency_count < 1:
         raise FrontierError(f"--latency-count must be at least 1, got {args.latency_count}")
+    asked = set(parse_methods(args.method))
+    for flag, value, default, method in _setting_flags(args):
+        if value != default and method not in asked and "auto" not in asked:
+            raise FrontierError(f"{option(flag)} applies to --method {method} (or auto), which was not asked for; "
+                                "add that method or leave the flag out")
     if len(args.model) != 1:
         raise FrontierError(f"{option('model')} was given {len(args.model)} times; compress takes one model "
                             "(run it once per model)")
@@ -177,15 +194,25 @@ def _print(result: dict[str, Any]) -> None:
     seen = " (scored on rows it was trained on)" if o.get("rows_seen") else ""
     print(f"original: {o['name']}  accuracy {_num(o.get('accuracy_mean'), '.4f')}  "
           f"p50 {_num(o.get('latency_p50_ms'), '.3f')} ms  {o['size_bytes']:,} bytes{seen}")
-    cols = ["method", "backend", "size", "smaller", "accuracy", "Δ points", "flips", "p50 ms", "speedup", "gate"]
-    rows = [[v["method"] + (f" ({v['flavour']})" if v.get("flavour") else ""), v["backend"], f"{v['size_bytes']:,}", _num(v.get("size_ratio"), ".2f") + "x",
-             _num(v.get("accuracy_mean"), ".4f"), _num(v.get("accuracy_delta"), "+.2f"),
-             _num(v.get("flip_rate"), ".2%"), _num(v.get("latency_p50_ms"), ".3f"),
-             _num(v.get("speedup"), ".2f") + "x", "pass" if v.get("gate_passed") else "FAIL"]
+    cols = ["method", "backend", "size", "smaller", "accuracy", "Δ folds", "Δ held-out", "flips", "p50 ms",
+            "speedup", "gate"]
+    busy = bool(o.get("latency_skewed")) or any(v.get("latency_skewed") for v in result["variants"])
+    rows = [[v["method"] + (f" ({v['flavour']})" if v.get("flavour") else ""), v["backend"], f"{v['size_bytes']:,}",
+             _num(v.get("size_ratio"), ".2f") + "x", _num(v.get("accuracy_mean"), ".4f"),
+             _num(v.get("accuracy_delta"), "+.2f") + ("*" if v.get("trained_on_fold1") else ""),
+             _num(v.get("heldout_delta"), "+.2f"), _num(v.get("flip_rate"), ".2%"),
+             _num(v.get("latency_p50_ms"), ".3f"),
+             _num(v.get("speedup"), ".2f") + "x" + ("!" if v.get("latency_skewed") or o.get("latency_skewed") else ""),
+             ("pass" if v.get("gate_passed") else "FAIL") + (" (held-out)" if v.get("gate_basis") == "held-out" else "")]
             for v in result["variants"]]
     widths = [max(len(str(x)) for x in col) for col in zip(cols, *rows, strict=False)]
     for row in [cols, *rows] if rows else []:
         print("  ".join(str(x).ljust(w) for x, w in zip(row, widths, strict=False)).rstrip())
+    if any(v.get("trained_on_fold1") for v in result["variants"]):
+        print("* trained on fold 1's training part, so scored on rows it saw in the other folds: gated on "
+              "fold 1's held-out rows (Δ held-out) instead")
+    if busy:
+        print("! latency measured while the machine was busy: that speedup is not a clean measurement")
     acc = result.get("acceleration")
     if acc:
         for r in acc.get("settings", []):
@@ -200,9 +227,11 @@ def _print(result: dict[str, Any]) -> None:
             print(f"runtime settings: {why}", file=sys.stderr)
     d = result.get("distillation")
     if d:
+        test = (f"; {d['heldout_only_student']} row(s) only the student got right, {d['heldout_only_twin']} only "
+                f"the twin, McNemar exact p = {d['heldout_mcnemar_p']:.3g}" if "heldout_mcnemar_p" in d else "")
         print(f"distillation: student {d['student_heldout_accuracy']:.4f} vs its twin without teacher "
               f"{d['twin_heldout_accuracy']:.4f} on fold 1's {d['heldout_rows']} held-out rows "
-              f"({d['heldout_difference_points']:+.2f} points)")
+              f"({d['heldout_difference_points']:+.2f} points{test})")
     for s in result.get("skipped", []):
         print(f"skipped {_which(s)}: {s['reason']}", file=sys.stderr)
     for e in result.get("errors", []):

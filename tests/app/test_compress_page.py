@@ -65,7 +65,8 @@ def test_a_compression_runs_as_a_job_and_shows_every_variant_against_the_origina
     for v in result["variants"]:  # the table shows the job's own numbers
         label = _label(v)
         assert rows.loc[label, "Δ points"] == pytest.approx(v["accuracy_delta"])
-        assert rows.loc[label, "Gate"] == ("pass" if v["gate_passed"] else "fail")
+        assert rows.loc[label, "Gate"] == ("pass" if v["gate_passed"] else "fail") + (
+            " (held-out)" if v["gate_basis"] == "held-out" else "")
         assert rows.loc[label, "Smaller"] == pytest.approx(v["size_ratio"])
     d = next(v for v in result["variants"] if v["flavour"] == "student")["details"]
     assert rows.loc["distill (student)", "Held-out Δ"] == \

@@ -38,6 +38,10 @@ def test_the_front_is_every_model_no_other_dominates(seed):
     assert frame.loc[1:, "accuracy_mean"].tolist() == [v["accuracy_mean"] for v in result["variants"]]
     info = compress.pareto_info(frame)
     pts = frame[["latency_p50_ms", "accuracy_mean", "size_bytes"]].to_numpy(dtype=float)
+    trained = frame["heldout_delta"].notna().to_numpy()
+    pts[trained, 1] = 0.97 + frame["heldout_delta"].to_numpy()[trained] / 100  # the original's + held-out Δ
+    assert (info.loc[trained, "y"].to_numpy() == pytest.approx(pts[trained, 1]))
+    assert all("held-out" in lin for lin in info.loc[trained, "lineage"])
     brute = []
     for i, p in enumerate(pts):  # lower latency, higher accuracy, lower size
         dominated = any(q[0] <= p[0] and q[1] >= p[1] and q[2] <= p[2] and (q != p).any()

@@ -56,7 +56,9 @@ def test_the_json_contract(compressed):
     assert made == EVERY
     for v in doc["variants"]:
         assert set(v) >= CONTRACT, CONTRACT - set(v)
-        assert isinstance(v["gate_passed"], bool) and v["gate_passed"] == (v["accuracy_delta"] >= -1.0)
+        basis = v["heldout_delta"] if v["gate_basis"] == "held-out" else v["accuracy_delta"]
+        assert isinstance(v["gate_passed"], bool) and v["gate_passed"] == (basis >= -1.0)
+        assert v["gate_basis"] == ("held-out" if v["trained_on_fold1"] else "folds")
         assert v["size_ratio"] == pytest.approx(doc["original"]["size_bytes"] / v["size_bytes"])
         assert v["speedup"] == pytest.approx(doc["original"]["latency_p50_ms"] / v["latency_p50_ms"])
     assert _variant(doc, "onnx")["parity"]["passed"] and _variant(doc, "onnx")["parity"]["tolerance"] == 1e-4
@@ -153,6 +155,17 @@ def test_the_distilled_student_and_its_twin_are_reported_as_measured(compressed)
         assert v["trained_on_fold1"] is True and v["rows_seen"] is True
     d = doc["distillation"]
     assert d["heldout_difference_points"] == pytest.approx(100 * (measured["student"] - measured["twin"]))
+    s_right = _torch_outputs(student["path"], X[test]).argmax(axis=1) == y[test]
+    t_right = _torch_outputs(twin["path"], X[test]).argmax(axis=1) == y[test]
+    only_s, only_t = int((s_right & ~t_right).sum()), int((~s_right & t_right).sum())  # counted by hand
+    assert (d["heldout_only_student"], d["heldout_only_twin"], d["heldout_paired_rows"]) == (only_s, only_t, len(test))
+    from scipy.stats import binomtest
+
+    exact = binomtest(only_s, only_s + only_t, 0.5).pvalue if only_s + only_t else 1.0  # McNemar's exact test
+    assert d["heldout_mcnemar_p"] == pytest.approx(exact)
+    for v in (student, twin):  # gated on the rows neither trained on, against the original on those rows
+        held = 100 * (v["details"]["heldout_accuracy"] - v["details"]["original_heldout_accuracy"])
+        assert v["heldout_delta"] == pytest.approx(held) and v["gate_passed"] == (held >= -1.0)
     assert d["cv_difference_points"] == pytest.approx(100 * (student["accuracy_mean"] - twin["accuracy_mean"]))
     assert "T=4, alpha=0.7" in student["lineage"] and "no teacher" in twin["lineage"]
     assert student["size_bytes"] == pytest.approx(twin["size_bytes"], rel=0.01)  # one network, two trainings
@@ -188,6 +201,19 @@ def test_auto_times_the_runtime_settings_and_names_the_fastest_clean_one(compres
     clean = [r for r in acc["settings"] if not r["skewed"]]
     assert acc["best"] == (min(clean, key=lambda r: r["p50_ms"])["setting"] if clean else None)
     assert any("torch.compile" in why for why in acc["skipped"])  # a TorchScript file: said, not silently left
+
+
+def test_only_the_asked_prune_kind_is_made(compressed):
+    from engine.compress import run
+
+    ws, doc = compressed
+    summary = ResultStore(Workspace(ws)).summary(doc["original"]["run_id"])
+    payload = CompressPayload(artifact_id=doc["original"]["artifact_id"], dataset_id=summary["dataset_id"],
+                              target="target", methods=("prune",), prune_kinds=("magnitude",), cv=3, threads=1,
+                              batch_sizes=(1,), latency_time_s=0.01, latency_count=3)
+    out = run.execute(Workspace(ws), payload)
+    assert [(v["method"], v["flavour"]) for v in out["variants"]] == [("prune", "magnitude")]
+    assert out["variants"][0]["artifact_id"] == _variant(doc, "prune", "torch", "magnitude")["artifact_id"]
 
 
 def test_auto_continues_past_a_failed_recipe(compressed, monkeypatch):
@@ -252,6 +278,8 @@ BAD_FLAGS = [
     (["--alpha", "2"], "--alpha must be between 0 and 1"),
     (["--student-depth", "-1"], "--student-depth must be between 0 and 8"),
     (["--prune-kind", "random"], "--prune-kind: invalid choice: 'random'"),
+    (["--method", "onnx", "--sparsity", "0.3"], "--sparsity applies to --method prune (or auto), which was not"),
+    (["--method", "fp16", "--temperature", "2"], "--temperature applies to --method distill (or auto)"),
     (["--gate", "-1"], "--gate must be between 0 and 100"),
     (["--calibration", "kl"], "--calibration: invalid choice"),
     (["--calibration-rows", "0"], "--calibration-rows must be between"),
