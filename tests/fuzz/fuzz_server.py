@@ -66,14 +66,29 @@ def peak_rss_mb() -> float:
 
 
 def listing(ws) -> dict[str, tuple]:
-    """Every entry under artifacts/ and datasets/: kind, size, mtime (a cheap snapshot)."""
+    """Every entry under artifacts/ and datasets/: kind, size, mtime (a cheap snapshot).
+
+    Taken twice per case, so it walks with ``os.scandir`` (what ``Path.rglob`` does underneath,
+    without building a Path per entry): every entry, hidden ones included; symlinks are not followed
+    into, and one to a folder lists as a folder."""
     out: dict[str, tuple] = {}
     for top in (ws.artifacts, ws.datasets):
-        for path in sorted(top.rglob("*")):
-            st = path.lstat()
-            rel = path.relative_to(ws.root).as_posix()
-            out[rel] = ("dir",) if path.is_dir() else ("file", st.st_size, st.st_mtime_ns, st.st_ino)
-    return out
+        if not top.is_dir():
+            continue
+        stack = [(os.fspath(top), top.relative_to(ws.root).as_posix())]
+        while stack:
+            folder, rel = stack.pop()
+            with os.scandir(folder) as entries:
+                for entry in entries:
+                    name = f"{rel}/{entry.name}"
+                    if entry.is_dir():
+                        out[name] = ("dir",)
+                        if not entry.is_symlink():
+                            stack.append((entry.path, name))
+                    else:
+                        st = entry.stat(follow_symlinks=False)
+                        out[name] = ("file", st.st_size, st.st_mtime_ns, st.st_ino)
+    return dict(sorted(out.items()))
 
 
 def where(exc: BaseException) -> str:

@@ -36,7 +36,9 @@ import sys
 import threading
 import time
 import unicodedata
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_for_futures
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -227,7 +229,7 @@ def _rss_mb(pid: int) -> float:
 
 
 @pytest.fixture(scope="module")
-def inproc(tmp_path_factory) -> InprocRun:
+def inproc(tmp_path_factory, cli_started) -> InprocRun:  # cli_started: the CLI cases run meanwhile
     root = tmp_path_factory.mktemp("fuzz-inproc")
     corpus = Corpus()
     cases = [build(s, corpus) for s in SPECS]
@@ -332,13 +334,14 @@ def _request(case: Case, upload: str) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def worker_run(tmp_path_factory) -> WorkerRun:
+def worker_run(tmp_path_factory, cli_started) -> WorkerRun:
     if not _register_kinds_exist():
         pytest.skip("engine.jobs has no register_model/register_dataset job kinds yet")
     from engine import jobs
     from engine.errors import FrontierError
     from engine.workspace import Workspace
 
+    wait_for_futures([cli_started])  # the CLI thread reads os.environ, which this fixture changes
     corpus = Corpus()
     by_id = {s.id: s for s in SPECS}
     results: dict[str, dict[str, Any]] = {}
@@ -346,22 +349,28 @@ def worker_run(tmp_path_factory) -> WorkerRun:
         for key, value in (ENV | {"FRONTIER_WORKER_MEMORY_MB": WORKER_MEMORY_MB}).items():
             mp.setenv(key, value)
         ws = Workspace.open(tmp_path_factory.mktemp("fuzz-worker") / "ws")
-        for start in range(0, len(WORKER_CASES), WORKER_BATCH):
-            running = {}
-            for case_id in WORKER_CASES[start:start + WORKER_BATCH]:
+        pending = list(WORKER_CASES)
+        running: dict[str, tuple[str, float]] = {}  # case id -> (job id, when it was submitted)
+        while pending or running:  # WORKER_BATCH jobs at a time: the next starts as soon as one ends
+            while pending and len(running) < WORKER_BATCH:
+                case_id = pending.pop(0)
                 case = build(by_id[case_id], corpus)
                 upload = f"upload{case.suffix}" if re.fullmatch(r"\.[a-z0-9]{1,8}", case.suffix) else "upload"
                 try:
-                    running[case_id] = jobs.submit(ws, _request(case, upload), files={upload: case.data},
-                                                   owner="fuzz", title=f"fuzz {case_id}")
+                    running[case_id] = (jobs.submit(ws, _request(case, upload), files={upload: case.data},
+                                                    owner="fuzz", title=f"fuzz {case_id}"), time.monotonic())
                 except FrontierError as exc:  # refused before any job exists: a one-line error too
                     results[case_id] = {"state": "refused", "error": exc.message, "job_id": None}
-            for case_id, job_id in running.items():
-                st = jobs.wait(ws, job_id, timeout_s=JOB_TIMEOUT_S)
-                if st.active:
+            for case_id, (job_id, since) in list(running.items()):
+                st = jobs.status(ws, job_id)
+                if st.active and time.monotonic() - since <= JOB_TIMEOUT_S:
+                    continue
+                if st.active:  # hung: reported as the state it was stuck in
                     jobs.cancel(ws, job_id)
                     jobs.wait(ws, job_id, timeout_s=30)
                 results[case_id] = {"state": st.state, "error": st.error, "result": st.result, "job_id": job_id}
+                del running[case_id]
+            time.sleep(0.05)
     (ws.root.parent / "outcomes.json").write_text(json.dumps(results, indent=1))  # for whoever reads a failure
     return WorkerRun(ws.root, results)
 
@@ -427,11 +436,33 @@ class CliRun:
 
 
 @pytest.fixture(scope="module")
-def cli_run(tmp_path_factory) -> CliRun:
+def cli_started(tmp_path_factory) -> Iterator[Future[CliRun]]:
+    """The CLI cases, started in a thread of their own: :func:`inproc` asks for this first, so they run
+    while the in-process server (one process, about one core) works through its cases. The workspaces
+    and case files are made here, before the thread starts; the thread only runs the CLI (each call
+    with its own environment) and takes the snapshots after. A failure is raised by :func:`cli_run`."""
+    root = tmp_path_factory.mktemp("fuzz-cli")
+    try:
+        prepared = _prepare_cli_cases(root)
+    except Exception as exc:
+        failed: Future[CliRun] = Future()
+        failed.set_exception(exc)
+        yield failed
+        return
+    with ThreadPoolExecutor(max_workers=1) as runner:  # leaving the fixture waits for it
+        yield runner.submit(_run_cli_cases, root, *prepared)
+
+
+@pytest.fixture(scope="module")
+def cli_run(cli_started) -> CliRun:
+    return cli_started.result()
+
+
+def _prepare_cli_cases(root: Path) -> tuple[dict[str, list], dict[str, Path], dict[str, dict]]:
+    """Per case: the CLI arguments, a private copy of a base workspace, and its snapshot."""
     from engine import datasets, models
     from engine.workspace import Workspace
 
-    root = tmp_path_factory.mktemp("fuzz-cli")
     with pytest.MonkeyPatch.context() as mp:
         for key, value in ENV.items():
             mp.setenv(key, value)
@@ -455,6 +486,11 @@ def cli_run(tmp_path_factory) -> CliRun:
             jobs_args[case_id] = ["benchmark", "--model", path, "--data", "digits", "--as-is", "--workspace", ws]
         else:
             jobs_args[case_id] = ["benchmark", "--model", sample(GOOD_MODEL), "--data", path, "--workspace", ws]
+    return jobs_args, workspaces, before
+
+
+def _run_cli_cases(root: Path, jobs_args: dict[str, list], workspaces: dict[str, Path],
+                   before: dict[str, dict]) -> CliRun:
     seconds: dict[str, float] = {}
 
     def timed(case_id: str, args: list) -> CliResult:

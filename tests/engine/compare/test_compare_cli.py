@@ -4,8 +4,8 @@ Runs the CLI as a user would, on private copies of the ``digits_comparison`` wor
 sample models benchmarked on digits). Expected values come from elsewhere: the benchmark's
 own JSON, the runs' ``folds.parquet`` / ``predictions.parquet`` read with pandas, a
 brute-force Pareto front and the Nadeau–Bengio formula written out with scipy.stats.t.
-CLI calls cost about 2 s each, so results are computed once per module and bad inputs run
-two at a time.
+CLI calls cost about 2 s each (about one core), so results are computed once per module, the
+independent ones side by side (:func:`outputs`), and bad inputs run three at a time.
 """
 
 from __future__ import annotations
@@ -14,14 +14,25 @@ import itertools
 import json
 import math
 import re
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
-from frontier_support import FAST_BENCH, CliResult, copy_workspace, run_cli, sample, snapshot
+from frontier_support import (
+    FAST_BENCH,
+    CliResult,
+    concurrently,
+    copy_workspace,
+    run_cli,
+    sample,
+    snapshot,
+)
 from scipy import stats
 
 RUN_KEYS = ("run_id", "label", "model", "format", "mode", "n_folds", "accuracy_mean", "accuracy_std",
@@ -82,6 +93,37 @@ def compared(ws, ids) -> CliResult:
 @pytest.fixture(scope="module")
 def doc(compared) -> dict:
     return _no_nan(compared.stdout)
+
+
+def _caught(call: Callable[[], Any]) -> Any:
+    """``call()``, or the exception it raised (re-raised by the fixture that reads it, so one
+    broken call errors only its own tests)."""
+    try:
+        return call()
+    except Exception as exc:
+        return exc
+
+
+@pytest.fixture(scope="module")
+def outputs(ws, ids, compared, digits_comparison, tmp_path_factory) -> dict[str, Any]:
+    """The module's other good CLI calls side by side, each its own process (about one core): the text
+    output, a cost on the y axis and the three reports. They run once ``compared`` has indexed ``ws``,
+    and before ``bad`` snapshots it."""
+    folders = {name: tmp_path_factory.mktemp(name) for name in ("report-out", "report-default", "report-hostile")}
+    calls = {"newest_dataset": partial(_newest_dataset, digits_comparison, folders["report-default"]),
+             "hostile_report": partial(_hostile_report, digits_comparison, ids, folders["report-hostile"]),
+             "report": partial(_report, ws, ids, folders["report-out"]),
+             "as_text": partial(run_cli, "compare", *_run_args(ids), "--baseline", ids[0], "--workspace", ws),
+             "latency_on_y": partial(run_cli, "compare", *_run_args(ids), "--y", "latency_p50_ms",
+                                     "--workspace", ws, "--json")}
+    return concurrently({name: partial(_caught, call) for name, call in calls.items()})
+
+
+def _output(outputs: dict[str, Any], name: str) -> Any:
+    value = outputs[name]
+    if isinstance(value, Exception):
+        raise value
+    return value
 
 
 # ------------------------------------------------------------------ compare --json
@@ -181,8 +223,8 @@ def test_mcnemar_counts_match_the_stored_predictions(doc, ws, ids):
 
 # ------------------------------------------------------------------ text output
 @pytest.fixture(scope="module")
-def as_text(ws, ids, compared) -> CliResult:
-    return run_cli("compare", *_run_args(ids), "--baseline", ids[0], "--workspace", ws)
+def as_text(outputs) -> CliResult:
+    return _output(outputs, "as_text")
 
 
 def test_text_output_prints_the_verdict_and_the_table(as_text, doc):
@@ -207,8 +249,8 @@ def test_text_output_prints_the_verdict_and_the_table(as_text, doc):
 
 # ------------------------------------------------------------------ a cost on the y axis
 @pytest.fixture(scope="module")
-def latency_on_y(ws, ids, compared) -> CliResult:
-    return run_cli("compare", *_run_args(ids), "--y", "latency_p50_ms", "--workspace", ws, "--json")
+def latency_on_y(outputs) -> CliResult:
+    return _output(outputs, "latency_on_y")
 
 
 def test_a_cost_on_the_y_axis_is_allowed(latency_on_y, doc):
@@ -288,7 +330,7 @@ CASES = _cases()
 
 @pytest.fixture(scope="module")
 def bad(ws, ids, compared, tmp_path_factory) -> dict[str, tuple[CliResult, dict, dict, Path]]:
-    """Every case, two at a time, against the (indexed) workspace copy; snapshots around them."""
+    """Every case, three at a time, against the (indexed) workspace copy; snapshots around them."""
     root = tmp_path_factory.mktemp("compare-bad")
 
     def one(i: int, case: Case):
@@ -301,7 +343,7 @@ def bad(ws, ids, compared, tmp_path_factory) -> dict[str, tuple[CliResult, dict,
         return run_cli(*args, timeout=120), scratch
 
     before = snapshot(ws)
-    with ThreadPoolExecutor(max_workers=2) as pool:
+    with ThreadPoolExecutor(max_workers=3) as pool:
         futures = {c.id: pool.submit(one, i, c) for i, c in enumerate(CASES)}
         results = {cid: f.result() for cid, f in futures.items()}
     after = snapshot(ws)
@@ -326,12 +368,15 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(case, bad):
 
 
 # ------------------------------------------------------------------ report
-@pytest.fixture(scope="module")
-def report(ws, ids, compared, tmp_path_factory):
-    out_dir = tmp_path_factory.mktemp("report-out")
+def _report(ws: Path, ids: list[str], out_dir: Path) -> tuple[CliResult, Path]:
     out = out_dir / "comparison.html"
     r = run_cli("report", "--out", out, *_run_args(ids), "--workspace", ws, "--json")
     return r, out
+
+
+@pytest.fixture(scope="module")
+def report(outputs):
+    return _output(outputs, "report")
 
 
 def test_report_writes_one_html_file_with_every_run(report, digits_comparison, ids):
@@ -350,10 +395,8 @@ def test_report_writes_one_html_file_with_every_run(report, digits_comparison, i
         assert run["run_id"] in html
 
 
-@pytest.fixture(scope="module")
-def newest_dataset(digits_comparison, tmp_path_factory):
+def _newest_dataset(digits_comparison, root: Path):
     """A copy of the comparison plus two newer runs on other folds (digits, 3-fold CV)."""
-    root = tmp_path_factory.mktemp("report-default")
     ws = copy_workspace(digits_comparison.workspace, root / "ws")
     b = run_cli("benchmark", "--data", "digits", "--cv", "3", "--model", sample("digits_mlp.onnx"),
                 "--model", sample("digits_logreg.onnx"), "--workspace", ws, "--json", *FAST_BENCH)
@@ -361,6 +404,11 @@ def newest_dataset(digits_comparison, tmp_path_factory):
     out = root / "default.html"
     r = run_cli("report", "--out", out, "--workspace", ws, "--json")
     return b.json["runs"], r, out
+
+
+@pytest.fixture(scope="module")
+def newest_dataset(outputs):
+    return _output(outputs, "newest_dataset")
 
 
 def test_report_without_runs_takes_the_newest_datasets_runs(newest_dataset, ids):
@@ -373,9 +421,7 @@ def test_report_without_runs_takes_the_newest_datasets_runs(newest_dataset, ids)
     assert info["bytes"] == out.stat().st_size
 
 
-@pytest.fixture(scope="module")
-def hostile_report(digits_comparison, ids, tmp_path_factory):
-    root = tmp_path_factory.mktemp("report-hostile")
+def _hostile_report(digits_comparison, ids: list[str], root: Path):
     ws = copy_workspace(digits_comparison.workspace, root / "ws")
     path = ws / "results" / ids[1] / "summary.parquet"
     summary = pd.read_parquet(path)
@@ -387,6 +433,11 @@ def hostile_report(digits_comparison, ids, tmp_path_factory):
     out = root / "hostile.html"
     r = run_cli("report", "--out", out, *_run_args(ids), "--workspace", ws, "--json")
     return r, out
+
+
+@pytest.fixture(scope="module")
+def hostile_report(outputs):
+    return _output(outputs, "hostile_report")
 
 
 def test_report_shows_a_hostile_model_name_as_text(hostile_report):

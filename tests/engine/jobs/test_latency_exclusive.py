@@ -48,7 +48,7 @@ def test_a_job_waits_for_the_machine_queued_and_its_limits_pause(tmp_path, iris_
     than its per-step limit, yet it is not stopped; its timings all start after the release."""
     ws = Workspace.open(tmp_path / "ws")
     p = plan(ws, [iris_files["linear"]], latency=LATENCY)
-    step_s = 12
+    step_s = 8  # a worker starts and loads in 2-3 s on a busy 2-core machine: well inside the limit
     with machine.exclusive():
         job_id = jobs.submit(ws, p.to_request(), limits=Limits(memory_mb=4096, time_s=600, step_time_s=step_s))
         st = wait_for(lambda: (s := jobs.status(ws, job_id)).state == "queued" and s.ahead and s,

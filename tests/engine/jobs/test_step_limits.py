@@ -13,7 +13,7 @@ from engine import jobs
 from engine.jobs.spec import Limits
 from engine.workspace import Workspace
 
-STEP_S = 15  # above a worker's start-up on a busy machine; the hangs never end on their own
+STEP_S = 10  # above a worker's start-up on a busy machine (2-3 s); the hangs never end on their own
 
 
 @pytest.fixture(scope="module")

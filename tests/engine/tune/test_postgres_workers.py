@@ -263,7 +263,7 @@ def _check_total(study: optuna.Study, n: int) -> list[optuna.trial.FrozenTrial]:
 @pytest.mark.slow
 @pytest.mark.skipif(missing_reason() is not None, reason=missing_reason() or "")
 def test_two_workers_share_a_study_and_stop_at_exactly_its_total(pg_url, ws, tmp_path):
-    n = 10
+    n = 6  # about three trials per worker
     made = Cli(tmp_path, "tune", *TUNE, "--trials", 1, "--storage", pg_url, "--study", "two", "--workspace", ws)
     assert made.wait() == 0, str(made)
     # two workers start together, so they race for every trial and for the last place

@@ -3,23 +3,58 @@ and stored as runs the compare command shows with their lineage; bad flags exit 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
+from pathlib import Path
 
 import optuna
 import pytest
-from frontier_support import concurrently, run_cli
+from frontier_support import CliResult, concurrently, run_cli
 
 from engine.compare.pareto import non_dominated
 from engine.tune.samplers import is_feasible
 
+YAML_SPACE = "clf__C:\n  type: float\n  low: 0.5\n  high: 0.6\n"
+
+
+def _good_runs(root: Path) -> dict[str, Callable[[], CliResult]]:
+    """The studies the tests read, each its own process and workspace under ``root``."""
+    space = root / "space.yaml"
+    space.write_text(YAML_SPACE)
+    return {
+        # only the best trial is saved and benchmarked: the tests read no other (saving the best N
+        # is test_save_trials.py's)
+        "tuned": partial(run_cli, "tune", "--family", "logreg", "--data", "digits", "--trials", "5", "--cv", "3",
+                         "--save-best", "1", "--workspace", root / "tuned" / "ws", "--json"),
+        "multi": partial(run_cli, "tune", "--family", "logreg", "--data", "wine", "--trials", "6", "--cv", "3",
+                         "--objective", "accuracy,size", "--sampler", "nsga2", "--constraint", "accuracy>=0.5",
+                         "--save-best", "0", "--workspace", root / "multi" / "ws", "--json"),
+        "yaml": partial(run_cli, "tune", "--family", "logreg", "--data", "iris", "--trials", "3", "--cv", "2",
+                        "--save-best", "0", "--space", space, "--workspace", root / "yaml" / "ws", "--json"),
+    }
+
 
 @pytest.fixture(scope="module")
-def tuned(tmp_path_factory):
-    ws = tmp_path_factory.mktemp("tune") / "ws"
-    result = run_cli("tune", "--family", "logreg", "--data", "digits", "--trials", "5", "--cv", "3",
-                     "--workspace", ws, "--json")
+def root(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("tune-cli")
+
+
+@pytest.fixture(scope="module")
+def runs(root) -> dict[object, CliResult]:
+    """Every CLI call of this module at once, a few at a time (each its own process and workspace):
+    one tune process keeps about one core busy, so side by side they use the machine. Keys: the
+    names of :func:`_good_runs`, and the index of each bad-flag case."""
+    (root / "bad-flags").mkdir()
+    calls: dict[object, Callable[[], CliResult]] = dict(_good_runs(root))  # the slow ones first
+    calls |= {i: partial(_bad_run, args, root / "bad-flags" / f"ws{i}") for i, (args, _) in enumerate(BAD_FLAGS)}
+    return concurrently(calls)
+
+
+@pytest.fixture(scope="module")
+def tuned(root, runs):
+    result = runs["tuned"]
     assert result.returncode == 0, str(result)
-    return ws, result.json
+    return root / "tuned" / "ws", result.json
 
 
 def test_the_json_contract_and_a_study_optuna_reads_back(tuned):
@@ -45,11 +80,8 @@ def test_the_best_trial_is_a_stored_run_with_its_lineage(tuned):
     assert run["accuracy_mean"] == pytest.approx(best["values"][0], abs=1e-12)  # same folds, same model
 
 
-def test_multi_objective_constrained_best_trials_are_feasible_and_non_dominated(tmp_path):
-    ws = tmp_path / "ws"
-    result = run_cli("tune", "--family", "logreg", "--data", "wine", "--trials", "6", "--cv", "3",
-                     "--objective", "accuracy,size", "--sampler", "nsga2", "--constraint", "accuracy>=0.5",
-                     "--save-best", "0", "--workspace", ws, "--json")
+def test_multi_objective_constrained_best_trials_are_feasible_and_non_dominated(runs):
+    result = runs["multi"]
     assert result.returncode == 0, str(result)
     doc = result.json
     study = optuna.load_study(study_name=doc["study"], storage=doc["storage"])
@@ -90,11 +122,9 @@ def _bad_run(args: list[str], ws) -> object:
 
 
 @pytest.fixture(scope="module")
-def bad_outcomes(tmp_path_factory) -> dict[int, tuple[object, object]]:
+def bad_outcomes(root, runs) -> dict[int, tuple[object, object]]:
     """Every bad-flag case at once (each its own process and workspace): the suite's time stays flat."""
-    root = tmp_path_factory.mktemp("bad-flags")
-    done = concurrently({i: partial(_bad_run, args, root / f"ws{i}") for i, (args, _) in enumerate(BAD_FLAGS)})
-    return {i: (result, root / f"ws{i}") for i, result in done.items()}
+    return {i: (runs[i], root / "bad-flags" / f"ws{i}") for i in range(len(BAD_FLAGS))}
 
 
 @pytest.mark.parametrize("case", range(len(BAD_FLAGS)), ids=[c[1][:40] for c in BAD_FLAGS])
@@ -107,12 +137,8 @@ def test_bad_flags_exit_2_with_one_line_and_write_nothing(case, bad_outcomes):
     assert not ws.exists()
 
 
-def test_a_yaml_space_is_searched_as_written(tmp_path):
-    ws = tmp_path / "ws"
-    space = tmp_path / "space.yaml"
-    space.write_text("clf__C:\n  type: float\n  low: 0.5\n  high: 0.6\n")
-    result = run_cli("tune", "--family", "logreg", "--data", "iris", "--trials", "3", "--cv", "2", "--save-best", "0",
-                     "--space", space, "--workspace", ws, "--json")
+def test_a_yaml_space_is_searched_as_written(runs):
+    result = runs["yaml"]  # --space names a .yaml file holding YAML_SPACE
     assert result.returncode == 0, str(result)
     study = optuna.load_study(study_name=result.json["study"], storage=result.json["storage"])
     values = [t.params["clf__C"] for t in study.trials]
