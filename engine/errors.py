@@ -122,3 +122,13 @@ def first_line(exc: BaseException, limit: int = MAX_LINE) -> str:
     """The first non-empty line of an exception's message (its type name if it has none), printable."""
     lines = [line for line in str(exc).strip().splitlines() if line.strip()]
     return printable(lines[0].strip())[:limit] if lines else type(exc).__name__
+
+
+def check_folds_seed_threads(cv: int, seed: int, threads: int | None) -> None:
+    """The settings every job that scores on seeded folds shares, each refused in its flag's (or label's) words."""
+    if cv < 2:
+        raise FrontierError(f"{option('cv')} must be at least 2, got {cv}")
+    if not 0 <= seed < 2**32:
+        raise FrontierError(f"{option('seed')} must be between 0 and {2**32 - 1}, got {seed}")
+    if threads is not None and threads < 1:
+        raise FrontierError(f"{option('threads')} must be at least 1")

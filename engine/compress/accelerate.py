@@ -27,8 +27,9 @@ from typing import Any
 
 from engine.compress import parity
 from engine.errors import FrontierError, first_line
+from engine.models.predictors import ORT_LEVELS as _LEVEL_NAMES
 
-ORT_LEVELS = ("disabled", "basic", "extended", "all")  # engine.models.predictors.ORT_LEVELS
+ORT_LEVELS = tuple(_LEVEL_NAMES)  # the levels OnnxPredictor takes, in order
 CPU_PROVIDERS = ("CPUExecutionProvider", "DnnlExecutionProvider", "OpenVINOExecutionProvider",
                  "XnnpackExecutionProvider")
 GPU_PROVIDERS = ("TensorrtExecutionProvider", "CUDAExecutionProvider")

@@ -25,7 +25,7 @@ from engine.compress.methods import (
     parse_methods,
     plan_recipes,
 )
-from engine.errors import FrontierError, option
+from engine.errors import FrontierError, check_folds_seed_threads, option
 
 
 def build(ws: Any, info: Any, dataset: Any, *, methods: list[str] | tuple[str, ...], target: str | None = None,
@@ -50,12 +50,7 @@ def build(ws: Any, info: Any, dataset: Any, *, methods: list[str] | tuple[str, .
     values = DEFAULTS | settings
     if not (isinstance(gate, int | float) and math.isfinite(gate) and 0 <= gate <= 100):
         raise FrontierError(f"{option('gate')} must be between 0 and 100 accuracy points, got {gate:g}")
-    if cv < 2:
-        raise FrontierError(f"{option('cv')} must be at least 2, got {cv}")
-    if not 0 <= seed < 2**32:
-        raise FrontierError(f"{option('seed')} must be between 0 and {2**32 - 1}, got {seed}")
-    if threads is not None and threads < 1:
-        raise FrontierError(f"{option('threads')} must be at least 1")
+    check_folds_seed_threads(cv, seed, threads)
     if calibration not in CALIBRATIONS:
         raise FrontierError(f"{option('calibration')} must be one of {', '.join(CALIBRATIONS)}")
     if not 1 <= calibration_rows <= MAX_ROWS:

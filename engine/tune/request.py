@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from engine.errors import FrontierError, option
+from engine.errors import FrontierError, check_folds_seed_threads, option
 from engine.jobs.spec import TunePayload
 
 STUDY_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
@@ -83,12 +83,7 @@ def build(dataset: Any, *, family: str, target: str | None, n_trials: int, study
 
     if isinstance(n_trials, bool) or not isinstance(n_trials, int) or not 1 <= n_trials <= MAX_TRIALS:
         raise FrontierError(f"{option('trials')} must be between 1 and {MAX_TRIALS:,}, got {n_trials}")
-    if cv < 2:
-        raise FrontierError(f"{option('cv')} must be at least 2, got {cv}")
-    if not 0 <= seed < 2**32:
-        raise FrontierError(f"{option('seed')} must be between 0 and {2**32 - 1}, got {seed}")
-    if threads is not None and threads < 1:
-        raise FrontierError(f"{option('threads')} must be at least 1")
+    check_folds_seed_threads(cv, seed, threads)
     if batch_size < 1:
         raise FrontierError(f"{option('batch_size')} must be at least 1, got {batch_size}")
     if not 0 <= save_best <= MAX_SAVE_BEST:
