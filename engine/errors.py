@@ -118,9 +118,14 @@ class FrontierError(Exception):
         return render(self.template, ui=True)
 
 
+TORCHSCRIPT_FAILED = "The following operation failed in the TorchScript interpreter."
+
+
 def first_line(exc: BaseException, limit: int = MAX_LINE) -> str:
     """The first non-empty line of an exception's message (its type name if it has none), printable."""
     lines = [line for line in str(exc).strip().splitlines() if line.strip()]
+    if lines and lines[0].strip() == TORCHSCRIPT_FAILED:
+        lines = lines[-1:]  # TorchScript's two tracebacks end in the cause: "RuntimeError: mat1 and mat2 ..."
     return printable(lines[0].strip())[:limit] if lines else type(exc).__name__
 
 

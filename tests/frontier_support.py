@@ -59,6 +59,31 @@ def run_cli(*args: str | os.PathLike[str], env: dict[str, str] | None = None,
     return CliResult(str_args, proc.returncode, proc.stdout, proc.stderr)
 
 
+def run_cli_here(*args: str | os.PathLike[str]) -> CliResult:
+    """``engine.cli.main(ARGS)`` in this process, its output captured: for inputs refused before any job
+    exists, where a process of its own would only add its start-up. An exception it lets through fails
+    the test that called it (a process would have shown it as a traceback)."""
+    import contextlib
+    import io
+
+    from engine import cli
+
+    str_args = tuple(str(a) for a in args)
+    out, err = io.StringIO(), io.StringIO()
+    saved = {k: os.environ.pop(k) for k in [k for k in os.environ if k.startswith("FRONTIER_")]}
+    os.environ["FRONTIER_WORKER_TIMEOUT_S"] = CLI_WORKER_TIMEOUT_S
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = cli.main(list(str_args))
+            except SystemExit as exc:  # argparse's own errors
+                code = exc.code if isinstance(exc.code, int) else 1
+    finally:
+        os.environ.pop("FRONTIER_WORKER_TIMEOUT_S", None)
+        os.environ.update(saved)
+    return CliResult(str_args, code, out.getvalue(), err.getvalue())
+
+
 def sample(name: str) -> Path:
     """Path of a bundled sample model (see ``sample_models/artifacts/manifest.json``)."""
     path = SAMPLES_DIR / name

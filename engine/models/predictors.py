@@ -86,7 +86,12 @@ class TorchPredictor(Predictor):
     backend = "torch"
 
     def __init__(self, module: Any, *, device: str = "cpu", precision: str = "fp32",
-                 threads: int | None = None) -> None:
+                 threads: int | None = None, channels_last: bool = False) -> None:
+        """``module`` is never changed: a device, precision or memory format other than the file's own is
+        applied to a copy (``nn.Module.to`` works in place, and an exported program's ``module()`` shares
+        its weights), so the caller's model stays as loaded for whatever runs next."""
+        import copy
+
         import torch
 
         if threads:
@@ -100,9 +105,14 @@ class TorchPredictor(Predictor):
         self.device = device
         self.precision = precision
         self._dtype = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[precision]
-        module = module.to(device)
-        if precision != "fp32":
-            module = module.to(self._dtype)
+        if device != "cpu" or precision != "fp32" or channels_last:
+            module = copy.deepcopy(module)
+            module = module.to(device)
+            if precision != "fp32":
+                module = module.to(self._dtype)
+            if channels_last:
+                module = module.to(memory_format=torch.channels_last)
+        self.channels_last = channels_last
         if not exported:
             module.eval()
         self.module = module

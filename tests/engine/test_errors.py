@@ -28,6 +28,19 @@ def test_messages_are_one_line():
     assert first_line(ValueError("")) == "ValueError"
 
 
+def test_a_torchscript_failure_is_told_by_its_cause_not_the_interpreter_banner():
+    import torch
+
+    scripted = torch.jit.script(torch.nn.Sequential(torch.nn.Linear(64, 8)))
+    with pytest.raises(Exception) as caught:
+        scripted(torch.zeros(2, 30))
+    assert str(caught.value).startswith("The following operation failed in the TorchScript interpreter.")
+    assert first_line(caught.value) == "RuntimeError: mat1 and mat2 shapes cannot be multiplied (2x30 and 64x8)"
+    # a hostile model can raise the banner itself: the last line still comes out printable
+    forged = RuntimeError("The following operation failed in the TorchScript interpreter.\n\n**x**\x1b[2J")
+    assert first_line(forged) == "**x**\\x1b[2J"
+
+
 def test_every_option_has_both_vocabularies():
     for name, (cli, ui) in OPTIONS.items():
         assert cli.startswith("--") and ui and not ui.startswith("--"), name

@@ -15,7 +15,6 @@ import json
 import math
 import re
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -30,6 +29,7 @@ from frontier_support import (
     concurrently,
     copy_workspace,
     run_cli,
+    run_cli_here,
     sample,
     snapshot,
 )
@@ -330,7 +330,8 @@ CASES = _cases()
 
 @pytest.fixture(scope="module")
 def bad(ws, ids, compared, tmp_path_factory) -> dict[str, tuple[CliResult, dict, dict, Path]]:
-    """Every case, three at a time, against the (indexed) workspace copy; snapshots around them."""
+    """Every case in this process, one after another (each is refused before anything runs), against
+    the (indexed) workspace copy; snapshots around them."""
     root = tmp_path_factory.mktemp("compare-bad")
 
     def one(i: int, case: Case):
@@ -340,12 +341,10 @@ def bad(ws, ids, compared, tmp_path_factory) -> dict[str, tuple[CliResult, dict,
         if not case.own_workspace:
             args = [*args, "--workspace", ws]
         args = [*args, "--json"]
-        return run_cli(*args, timeout=120), scratch
+        return run_cli_here(*args), scratch
 
     before = snapshot(ws)
-    with ThreadPoolExecutor(max_workers=3) as pool:
-        futures = {c.id: pool.submit(one, i, c) for i, c in enumerate(CASES)}
-        results = {cid: f.result() for cid, f in futures.items()}
+    results = {c.id: one(i, c) for i, c in enumerate(CASES)}
     after = snapshot(ws)
     return {cid: (r, before, after, scratch) for cid, (r, scratch) in results.items()}
 

@@ -69,3 +69,47 @@ def test_torch_compile_of_a_pt2_program_is_timed_with_its_compile_seconds_apart(
     clean = [r for r in run if not r["skewed"]]
     best = accelerate.fastest(run)
     assert best == (min(clean, key=lambda r: r["p50_ms"]) if clean else None)
+
+
+@pytest.mark.parametrize("precision", ["fp16", "bf16"])
+def test_the_cuda_precision_path_runs_here_on_the_cpu_and_reports_the_answers_it_changes(precision):
+    """The fp16/bf16 + channels_last settings ``--device cuda`` times, on the CPU (no GPU is lent to every
+    machine): the same code but the device. The module runs in that precision with NHWC weights, and its
+    answers are compared with the fp32 source's rather than assumed equal."""
+    import contextlib
+    from types import SimpleNamespace
+
+    import torch
+    from sklearn.datasets import load_digits
+
+    from engine.compress import parity
+    from engine.measure.latency import LatencySettings
+    from engine.models.predictors import TorchPredictor
+
+    settings, _ = accelerate.torch_settings("torchscript", device="cuda", images=True)
+    assert all(s.channels_last for s in settings) and "channels_last" in settings[1].label
+    assert not any(s.channels_last for s in accelerate.torch_settings("torchscript", device="cuda")[0])
+
+    X = np.ascontiguousarray(load_digits().data[:400].reshape(-1, 1, 8, 8), dtype=np.float32)
+    prep = SimpleNamespace(X=X, numeric_X=lambda: X, classes=np.arange(10), input_shape=(1, 8, 8))
+    module = torch.jit.load(str(sample("digits_cnn.pt")))  # our own sample: trusted
+    rows = np.arange(400)
+    src = SimpleNamespace(model=module, prep=prep, rows=rows,
+                          scores=parity.scores_on(TorchPredictor(module, threads=1), prep, rows))
+    setting = accelerate.Setting("torch", "cpu", 1, precision=precision, channels_last=True)
+    built = accelerate._torch_predictor(SimpleNamespace(model=torch.jit.load(str(sample("digits_cnn.pt"))),
+                                                        prep=prep), setting)
+    weights = [p for p in built.module.parameters() if p.dim() == 4]
+    assert weights and all(p.dtype == {"fp16": torch.float16, "bf16": torch.bfloat16}[precision] for p in weights)
+    assert all(p.is_contiguous(memory_format=torch.channels_last) for p in weights)
+
+    row = accelerate.run_setting(src, setting, None, LatencySettings(batch_sizes=(1,), min_time_s=0.01, min_count=3),
+                                 0.05, contextlib.nullcontext)
+    assert all(p.dtype == torch.float32 and p.is_contiguous() for p in module.parameters())  # converted a copy
+    oracle = torch.softmax(module(torch.from_numpy(X)).float(), -1)  # fp32, by hand
+    low = torch.softmax(built.module(torch.from_numpy(X).to(weights[0].dtype)).float(), -1)
+    assert row["precision"] == precision and row["channels_last"]
+    assert row["max_abs_diff"] == pytest.approx((low - oracle).abs().max().item(), rel=1e-3, abs=1e-6)
+    assert row["label_agreement"] == pytest.approx((low.argmax(-1) == oracle.argmax(-1)).float().mean().item())
+    assert 0 < row["max_abs_diff"] < 0.1 and row["label_agreement"] > 0.98
+    assert accelerate.fastest([row]) is None  # changed answers (beyond 1e-4) are never the fastest "same" setting

@@ -4,11 +4,9 @@ carrying on past a failed recipe, and bad flags exiting 2 with one line and noth
 
 from __future__ import annotations
 
-from functools import partial
-
 import numpy as np
 import pytest
-from frontier_support import concurrently, run_cli, sample
+from frontier_support import run_cli, run_cli_here, sample
 from sklearn.metrics import accuracy_score
 from sklearn.model_selection import StratifiedKFold
 
@@ -294,16 +292,16 @@ def _bad_run(args: list[str], ws) -> object:
     base = {"--model": str(sample("digits_logreg.skops")), "--data": "digits", "--method": "auto"}
     for i in range(0, len(args), 2):
         base[args[i]] = args[i + 1]
-    return run_cli("compress", "--workspace", ws, *[x for kv in base.items() for x in kv])
+    return run_cli_here("compress", "--workspace", ws, *[x for kv in base.items() for x in kv])
 
 
 @pytest.fixture(scope="module")
 def bad_outcomes(tmp_path_factory) -> dict[int, tuple[object, object]]:
-    """Every bad-flag case at once (each its own process and workspace)."""
+    """Every bad-flag case through ``engine.cli.main`` in this process (each is refused before anything
+    runs; the table output test above runs a real process), each with its own workspace path."""
     root = tmp_path_factory.mktemp("bad-flags")
     runnable = [i for i, c in enumerate(BAD_FLAGS) if not getattr(c, "marks", ()) or not _has_cuda()]
-    done = concurrently({i: partial(_bad_run, list(_case(i)[0]), root / f"ws{i}") for i in runnable})
-    return {i: (result, root / f"ws{i}") for i, result in done.items()}
+    return {i: (_bad_run(list(_case(i)[0]), root / f"ws{i}"), root / f"ws{i}") for i in runnable}
 
 
 def _case(i: int) -> tuple:

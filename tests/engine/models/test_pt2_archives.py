@@ -118,6 +118,7 @@ def test_aotinductor_shared_library_needs_trust(tmp_path, ws, monkeypatch):
 
     marker = tmp_path / "marker"
     monkeypatch.setenv("FRONTIER_TEST_MARKER", str(marker))
+    monkeypatch.setenv("TMPDIR", str(tmp_path))  # libtorch unpacks the archive under $TMPDIR
     library = _shared_library(tmp_path)
     evil = rewrite_zip(exported_pt2(), lambda name, old: old, extra=[
         ("archive/data/aotinductor/model/model.so", library),

@@ -4,12 +4,13 @@ and stored as runs the compare command shows with their lineage; bad flags exit 
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
 
 import optuna
 import pytest
-from frontier_support import CliResult, concurrently, run_cli
+from frontier_support import CliResult, run_cli, run_cli_here
 
 from engine.compare.pareto import non_dominated
 from engine.tune.samplers import is_feasible
@@ -41,13 +42,16 @@ def root(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def runs(root) -> dict[object, CliResult]:
-    """Every CLI call of this module at once, a few at a time (each its own process and workspace):
-    one tune process keeps about one core busy, so side by side they use the machine. Keys: the
-    names of :func:`_good_runs`, and the index of each bad-flag case."""
+    """Every CLI call of this module. The studies run at once, each its own process and workspace (one
+    tune process keeps about one core busy, so side by side they use the machine); meanwhile the
+    bad-flag cases, each refused before anything runs, go through ``engine.cli.main`` in this process.
+    Keys: the names of :func:`_good_runs`, and the index of each bad-flag case."""
     (root / "bad-flags").mkdir()
-    calls: dict[object, Callable[[], CliResult]] = dict(_good_runs(root))  # the slow ones first
-    calls |= {i: partial(_bad_run, args, root / "bad-flags" / f"ws{i}") for i, (args, _) in enumerate(BAD_FLAGS)}
-    return concurrently(calls)
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        studies = {name: pool.submit(call) for name, call in _good_runs(root).items()}
+        refused: dict[object, CliResult] = {i: _bad_run(args, root / "bad-flags" / f"ws{i}")
+                                            for i, (args, _) in enumerate(BAD_FLAGS)}
+        return refused | {name: future.result() for name, future in studies.items()}
 
 
 @pytest.fixture(scope="module")
@@ -118,12 +122,12 @@ def _bad_run(args: list[str], ws) -> object:
     base = {"--family": "logreg", "--trials": "2", "--data": "digits"}
     for i in range(0, len(args), 2):
         base[args[i]] = args[i + 1]
-    return run_cli("tune", "--workspace", ws, *[x for kv in base.items() for x in kv])
+    return run_cli_here("tune", "--workspace", ws, *[x for kv in base.items() for x in kv])
 
 
 @pytest.fixture(scope="module")
 def bad_outcomes(root, runs) -> dict[int, tuple[object, object]]:
-    """Every bad-flag case at once (each its own process and workspace): the suite's time stays flat."""
+    """Every bad-flag case's outcome and the workspace it named (which must not exist)."""
     return {i: (runs[i], root / "bad-flags" / f"ws{i}") for i in range(len(BAD_FLAGS))}
 
 
