@@ -86,21 +86,26 @@ def roc_curve_info(predictions: Mapping[str, pd.DataFrame], classes: Sequence[An
     scikit-learn's macro one-vs-rest ROC-AUC). Models without probabilities are
     left out.
     """
-    def per_class(y, p):
+    def per_class(y, p):  # roc_auc_score would sort the rows again for the same trapezoids
         fpr, tpr, _ = skm.roc_curve(y, p)
-        return fpr, tpr, float(skm.roc_auc_score(y, p))
+        return fpr, tpr, float(skm.auc(fpr, tpr))
 
-    def micro(Y, P):
+    def micro(Y, P):  # roc_auc_score(average="micro") is the area under this pooled curve
         fpr, tpr, _ = skm.roc_curve(Y.ravel(), P.ravel())
-        return fpr, tpr, float(skm.roc_auc_score(Y, P, average="micro"))
+        return fpr, tpr, float(skm.auc(fpr, tpr))
 
-    def macro(per, Y, P):
+    def macro(per, Y, P):  # roc_auc_score(average="macro") is the mean of the per-class areas
         grid = np.unique(np.concatenate([fpr for fpr, _, _ in per]))
         mean_tpr = np.mean([np.interp(grid, fpr, tpr) for fpr, tpr, _ in per], axis=0)
-        return grid, mean_tpr, float(skm.roc_auc_score(Y, P, average="macro"))
+        return grid, mean_tpr, float(np.mean([area for _, _, area in per]))
 
     return _one_vs_rest_curves(predictions, classes, columns=["fpr", "tpr", "auc"],
                                per_class=per_class, micro=micro, macro=macro)
+
+
+def _ap(recall: np.ndarray, precision: np.ndarray) -> float:
+    """Average precision from ``precision_recall_curve``'s output: the sum ``average_precision_score`` takes."""
+    return float(-np.sum(np.diff(recall) * precision[:-1]))
 
 
 def pr_curve_info(predictions: Mapping[str, pd.DataFrame], classes: Sequence[Any] | None) -> pd.DataFrame:
@@ -111,19 +116,19 @@ def pr_curve_info(predictions: Mapping[str, pd.DataFrame], classes: Sequence[Any
     common recall grid; its ``average_precision`` is scikit-learn's macro AP).
     ``prevalence`` is the share of positive rows, the no-skill baseline.
     """
-    def per_class(y, p):
+    def per_class(y, p):  # AP from the curve: average_precision_score's own sum, without sorting again
         precision, recall, _ = skm.precision_recall_curve(y, p, drop_intermediate=True)
-        return recall, precision, float(skm.average_precision_score(y, p)), float(y.mean())
+        return recall, precision, _ap(recall, precision), float(y.mean())
 
-    def micro(Y, P):
+    def micro(Y, P):  # average_precision_score(average="micro") is this pooled curve's AP
         precision, recall, _ = skm.precision_recall_curve(Y.ravel(), P.ravel(), drop_intermediate=True)
-        return recall, precision, float(skm.average_precision_score(Y, P, average="micro")), float(Y.mean())
+        return recall, precision, _ap(recall, precision), float(Y.mean())
 
-    def macro(per, Y, P):
+    def macro(per, Y, P):  # average_precision_score(average="macro") is the mean of the per-class APs
         grid = np.linspace(0.0, 1.0, 201)
         # precision_recall_curve returns recall decreasing; np.interp needs it increasing
         mean_p = np.mean([np.interp(grid, r[::-1], p[::-1]) for r, p, _, _ in per], axis=0)
-        return (grid[::-1], mean_p[::-1], float(skm.average_precision_score(Y, P, average="macro")),
+        return (grid[::-1], mean_p[::-1], float(np.mean([ap for _, _, ap, _ in per])),
                 float(np.mean(Y.mean(axis=0))))
 
     return _one_vs_rest_curves(predictions, classes, columns=["recall", "precision", "average_precision",

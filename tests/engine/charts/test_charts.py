@@ -87,6 +87,26 @@ def test_confusion_keeps_classes_never_predicted():
 
 
 # ---------------------------------------------------------------------- ROC
+@pytest.mark.parametrize("decimals", [1, 2])
+def test_per_class_areas_from_the_curves_equal_sklearns_own_on_tied_scores(decimals):
+    """ROC-AUC and AP (per class, micro, macro) are read off the curves (one sort, not two): with coarse, tied
+    probabilities, where a careless step sum would differ, they still equal scikit-learn's."""
+    preds = _predictions(400, 4, seed=5, skill=1.0)
+    for k in range(4):
+        preds[f"proba_{k}"] = preds[f"proba_{k}"].round(decimals)
+    y = preds["y_true"].to_numpy()
+    proba = preds[[f"proba_{k}" for k in range(4)]].to_numpy()
+    auc = charts.roc_curve_info({"m": preds}, CLASSES4).groupby("curve")["auc"].first()
+    ap = charts.pr_curve_info({"m": preds}, CLASSES4).groupby("curve")["average_precision"].first()
+    for k, name in enumerate(CLASSES4):
+        assert auc[name] == pytest.approx(skm.roc_auc_score(y == k, proba[:, k]), abs=1e-12)
+        assert ap[name] == pytest.approx(skm.average_precision_score(y == k, proba[:, k]), abs=1e-12)
+    onehot = np.eye(4)[y]
+    for average in ("micro", "macro"):
+        assert auc[average] == pytest.approx(skm.roc_auc_score(onehot, proba, average=average), abs=1e-12)
+        assert ap[average] == pytest.approx(skm.average_precision_score(onehot, proba, average=average), abs=1e-12)
+
+
 def test_roc_per_class_and_averages_match_sklearn(multi):
     info = charts.roc_curve_info(multi, CLASSES4)
     assert set(info["model"]) == set(multi)

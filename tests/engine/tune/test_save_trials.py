@@ -115,10 +115,11 @@ def test_a_cancelled_jobs_running_trial_is_failed_and_not_counted(tuned, tmp_pat
                "n_trials": 50, "study": "slow", "storage": url, "cv": 5, "pruner": "none", "save_best": 0}
     job_id = jobs.submit(ws, request, title="slow study")
     deadline = time.monotonic() + 120
-    while True:  # until its worker is inside a trial
+    while True:  # until its worker is inside a trial it has tagged (tagging is a write after the trial's own)
         try:
             study = optuna.load_study(study_name="slow", storage=url)
-            running = [t for t in study.get_trials(deepcopy=False) if t.state.name == "RUNNING"]
+            running = [t for t in study.get_trials(deepcopy=False)
+                       if t.state.name == "RUNNING" and JOB_ATTR in t.user_attrs]
         except KeyError:
             running = []
         if running or time.monotonic() > deadline:
