@@ -40,27 +40,27 @@ def add_arguments(c: argparse.ArgumentParser) -> None:
                    help=f"compression method, repeatable: {', '.join(METHODS)} (auto: every one that applies)")
     c.add_argument("--gate", type=float, default=1.0, metavar="POINTS",
                    help="a variant passes when it loses at most this many accuracy points (default 1.0)")
-    c.add_argument("--calibration", default="minmax", choices=CALIBRATIONS,
+    c.add_argument("--calibration", choices=CALIBRATIONS,
                    help="static-int8 calibration method (default minmax)")
-    c.add_argument("--calibration-rows", type=int, default=DEFAULT_ROWS, metavar="N",
-                   help=f"static-int8 calibration rows, from the first fold's training part, rounded down to whole "
-                        f"batches of {BATCH} (default {DEFAULT_ROWS})")
+    c.add_argument("--calibration-rows", type=int, metavar="N",
+                   help=f"static-int8 calibration rows, from the first fold's training part, fed in batches of "
+                        f"{BATCH} (default {DEFAULT_ROWS})")
     c.add_argument("--prune-kind", action="append", choices=PRUNE_KINDS, metavar="KIND",
                    help="prune: magnitude (global unstructured) or channels (structured); repeatable (default both)")
-    c.add_argument("--sparsity", type=float, default=DEFAULTS["sparsity"], metavar="S",
+    c.add_argument("--sparsity", type=float, metavar="S",
                    help="prune: share of weights (magnitude) or of each layer's channels (channels) to remove "
                         f"(default {DEFAULTS['sparsity']:g})")
-    c.add_argument("--fine-tune-epochs", type=int, default=int(DEFAULTS["fine_tune_epochs"]), metavar="N",
+    c.add_argument("--fine-tune-epochs", type=int, metavar="N",
                    help="prune: epochs of fine-tuning on fold 1's training part (default 0: none)")
-    c.add_argument("--student-width", type=int, default=int(DEFAULTS["student_width"]), metavar="N",
+    c.add_argument("--student-width", type=int, metavar="N",
                    help=f"distill: hidden width of the MLP student (default {DEFAULTS['student_width']:g})")
-    c.add_argument("--student-depth", type=int, default=int(DEFAULTS["student_depth"]), metavar="N",
+    c.add_argument("--student-depth", type=int, metavar="N",
                    help=f"distill: hidden layers of the student (default {DEFAULTS['student_depth']:g}; 0: linear)")
-    c.add_argument("--temperature", type=float, default=DEFAULTS["temperature"], metavar="T",
+    c.add_argument("--temperature", type=float, metavar="T",
                    help=f"distill: softening temperature of the teacher's targets (default {DEFAULTS['temperature']:g})")
-    c.add_argument("--alpha", type=float, default=DEFAULTS["alpha"], metavar="A",
+    c.add_argument("--alpha", type=float, metavar="A",
                    help=f"distill: weight of the teacher's soft targets against the labels (default {DEFAULTS['alpha']:g})")
-    c.add_argument("--distill-epochs", type=int, default=int(DEFAULTS["distill_epochs"]), metavar="N",
+    c.add_argument("--distill-epochs", type=int, metavar="N",
                    help=f"distill: training epochs of the student and its twin (default {DEFAULTS['distill_epochs']:g})")
     c.add_argument("--cv", type=int, default=5, help="number of folds (default 5)")
     c.add_argument("--seed", type=int, default=0, help="fold shuffling seed (default 0)")
@@ -77,15 +77,22 @@ def add_arguments(c: argparse.ArgumentParser) -> None:
     c.add_argument("--time-limit", type=float, metavar="S", help="stop any step after S seconds")
 
 
-def _setting_flags(args: argparse.Namespace) -> list[tuple[str, Any, Any, str]]:
-    """(flag, value given, default, the method it belongs to) of every recipe setting."""
-    owner = {"sparsity": "prune", "fine_tune_epochs": "prune", "student_width": "distill",
-             "student_depth": "distill", "temperature": "distill", "alpha": "distill", "distill_epochs": "distill"}
-    out = [(name, getattr(args, name), DEFAULTS[name], owner[name]) for name in DEFAULTS]
-    out.append(("prune_kind", args.prune_kind, None, "prune"))
-    out += [("calibration", args.calibration, "minmax", "static-int8"),
-            ("calibration_rows", args.calibration_rows, DEFAULT_ROWS, "static-int8")]
-    return out
+OWNER = {"sparsity": "prune", "fine_tune_epochs": "prune", "prune_kind": "prune", "student_width": "distill",
+         "student_depth": "distill", "temperature": "distill", "alpha": "distill", "distill_epochs": "distill",
+         "calibration": "static-int8", "calibration_rows": "static-int8"}
+UNSET = {**DEFAULTS, "calibration": "minmax", "calibration_rows": DEFAULT_ROWS}  # what a flag left out means
+
+
+def _given_settings(args: argparse.Namespace) -> list[tuple[str, str]]:
+    """(flag, the method it belongs to) of every recipe setting given on the command line (argparse's
+    default is None for them: a value equal to the default was still given)."""
+    return [(name, method) for name, method in OWNER.items() if getattr(args, name) is not None]
+
+
+def _fill_defaults(args: argparse.Namespace) -> None:
+    for name, value in UNSET.items():
+        if getattr(args, name) is None:
+            setattr(args, name, value)
 
 
 def _check_flags(args: argparse.Namespace) -> None:
@@ -96,8 +103,8 @@ def _check_flags(args: argparse.Namespace) -> None:
     if args.latency_count < 1:
         raise FrontierError(f"--latency-count must be at least 1, got {args.latency_count}")
     asked = set(parse_methods(args.method))
-    for flag, value, default, method in _setting_flags(args):
-        if value != default and method not in asked and "auto" not in asked:
+    for flag, method in _given_settings(args):
+        if method not in asked and "auto" not in asked:
             raise FrontierError(f"{option(flag)} applies to --method {method} (or auto), which was not asked for; "
                                 "add that method or leave the flag out")
     if len(args.model) != 1:
@@ -124,6 +131,7 @@ def cmd_compress(args: argparse.Namespace) -> int:
 
     # Validate everything before the workspace is touched.
     _check_flags(args)
+    _fill_defaults(args)
     sizes = tuple(sorted({1, *_parse_sizes(args.batch_sizes)}))
     limits = _limits(args.time_limit)
     if args.device == "cuda":
@@ -213,6 +221,13 @@ def _print(result: dict[str, Any]) -> None:
               "fold 1's held-out rows (Δ held-out) instead")
     if busy:
         print("! latency measured while the machine was busy: that speedup is not a clean measurement")
+    for v in result["variants"]:
+        alone = (v.get("details") or {}).get("pruning_alone")
+        if alone and "error" not in alone:
+            flag = " (busy machine)" if alone["skewed"] else ""
+            print(f"pruning alone ({v['flavour']}): the unpruned rebuild {alone['rebuild_p50_ms']:.4f} ms, pruned "
+                  f"{alone['pruned_p50_ms']:.4f} ms, {_num(alone['speedup'], '.2f')}x (both eager torch, batch 1; "
+                  f"the speedup above also holds the rebuild's own){flag}")
     acc = result.get("acceleration")
     if acc:
         for r in acc.get("settings", []):

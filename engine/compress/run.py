@@ -85,6 +85,7 @@ class Built:
     details: dict[str, Any] | None = None  # prune: the real sparsity; distill: held-out accuracy, settings
     trained: bool = False  # trained on fold 1's training part (fine-tuned or distilled): it has seen rows
     n_parameters: int | None = None  # when the recipe changed it (channel pruning, a student)
+    pair: tuple[Any, Any] | None = None  # prune: (the unpruned rebuild, the pruned model), eager, to time apart
 
 
 class _Source:
@@ -212,6 +213,7 @@ def _prune(recipe: Recipe, src: _Source) -> Built:
     example = X[src.rows[:2]]
     model = prune.eager_copy(onnx_bytes)
     rebuilt = parity.compare(src.scores, src.scores_of_module(model))
+    unpruned = prune.eager_copy(onnx_bytes)  # the same rebuild: what pruning alone changed is timed against it
     if not rebuilt.passed:
         raise FrontierError(f"onnx2torch's rebuild of the model does not match it (max |Δp| "
                             f"{rebuilt.max_abs_diff:.3g}); it cannot be pruned faithfully")
@@ -253,7 +255,25 @@ def _prune(recipe: Recipe, src: _Source) -> Built:
         details |= _heldout(src, data)
     agreement = parity.compare(src.scores, src.scores_of(data, ".pt"))
     return Built(recipe, data, ".pt", how, export_s, seconds, agreement, details=details, trained=bool(epochs),
-                 n_parameters=n_params)
+                 n_parameters=n_params, pair=(unpruned, model))
+
+
+def pruning_alone(src: _Source, pair: tuple[Any, Any]) -> dict[str, Any]:
+    """p50 at batch 1 of the unpruned onnx2torch rebuild and of the pruned model, both eager, timed one after
+    the other (the caller holds the machine alone): the variant's speedup against the original also holds
+    whatever the rebuild and its tracing changed, this is what pruning itself did."""
+    from engine.measure.latency import measure
+    from engine.models.predictors import TorchPredictor, model_input
+
+    settings = dataclasses.replace(config_of(src.payload).latency, batch_sizes=(1,))
+    p50, skewed = [], False
+    for module in pair:
+        predictor = TorchPredictor(module, threads=src.threads)
+        stats, _ = measure(predictor.infer, model_input(predictor, src.prep), settings, threads=src.threads)
+        p50.append(stats[0].p50_ms)
+        skewed = skewed or stats[0].skewed
+    return {"rebuild_p50_ms": p50[0], "pruned_p50_ms": p50[1], "speedup": p50[0] / p50[1] if p50[1] > 0 else None,
+            "skewed": skewed}
 
 
 def _heldout(src: _Source, data: bytes) -> dict[str, Any]:
@@ -352,6 +372,16 @@ def _build_all(recipes: tuple[Recipe, ...], src: _Source, built: list[Built], sk
                 errors.append(_entry(recipe, error=exc.message))
             except Exception as exc:  # a library's own failure: that recipe's, not the job's
                 errors.append(_entry(recipe, error=f"{type(exc).__name__}: {first_line(exc, 200)}"))
+        if built and built[-1].recipe is recipe and built[-1].pair is not None:
+            steps.step(f"{recipe.label}: timing the pruned model against its unpruned rebuild",
+                       ORIGINAL_END + (RECIPES_END - ORIGINAL_END) * (i + 0.9) / max(len(recipes), 1))
+            try:
+                with machine.exclusive(on_wait=steps.waiting):
+                    alone = pruning_alone(src, built[-1].pair)
+            except Exception as exc:  # the variant stands; only this comparison is missing
+                alone = {"error": f"{type(exc).__name__}: {first_line(exc, 200)}"}
+            built[-1].details["pruning_alone"] = alone
+            built[-1] = dataclasses.replace(built[-1], pair=None)  # the modules are not needed again
 
 
 def register(ws: Workspace, source: models.ArtifactInfo, built: Built, prep, *, owner: str | None) -> models.ArtifactInfo:

@@ -135,6 +135,10 @@ def test_pruned_variants_report_the_real_sparsity_counted_in_the_saved_file(comp
     channels = _variant(doc, "prune", "torch", "channels")
     n_params = sum(p.numel() for p in torch.jit.load(channels["path"]).parameters())
     assert channels["details"]["parameters_after"] == n_params < channels["details"]["parameters_before"]
+    for v in (magnitude, channels):  # what pruning itself did, apart from the rebuild it starts from
+        alone = v["details"]["pruning_alone"]
+        assert alone["rebuild_p50_ms"] > 0 and alone["pruned_p50_ms"] > 0 and isinstance(alone["skewed"], bool)
+        assert alone["speedup"] == pytest.approx(alone["rebuild_p50_ms"] / alone["pruned_p50_ms"])
     assert sorted(channels["details"]["widths"].values()) == [[64, 32], [128, 64]]  # hidden layers halved
     assert channels["size_ratio"] > 1.5  # a smaller network, a smaller file
 
@@ -277,6 +281,10 @@ BAD_FLAGS = [
     (["--prune-kind", "random"], "--prune-kind: invalid choice: 'random'"),
     (["--method", "onnx", "--sparsity", "0.3"], "--sparsity applies to --method prune (or auto), which was not"),
     (["--method", "fp16", "--temperature", "2"], "--temperature applies to --method distill (or auto)"),
+    # given with its default value is still given (a check against the default let these through)
+    (["--method", "fp16", "--sparsity", "0.5"], "--sparsity applies to --method prune (or auto)"),
+    (["--method", "fp16", "--calibration", "minmax"], "--calibration applies to --method static-int8 (or auto)"),
+    (["--method", "onnx", "--distill-epochs", "100"], "--distill-epochs applies to --method distill (or auto)"),
     (["--gate", "-1"], "--gate must be between 0 and 100"),
     (["--calibration", "kl"], "--calibration: invalid choice"),
     (["--calibration-rows", "0"], "--calibration-rows must be between"),
