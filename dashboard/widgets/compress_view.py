@@ -102,14 +102,8 @@ def show(ws: Workspace, result: dict[str, Any], *, key: str) -> None:
                 f"{d['heldout_rows']} held-out rows, its twin trained without the teacher "
                 f"{d['twin_heldout_accuracy']:.2%} ({d['heldout_difference_points']:+.2f} points; the teacher "
                 f"{d['teacher_heldout_accuracy']:.2%}).{test}", icon=":material/school:")
-    for v in result.get("variants", []):
-        alone = (v.get("details") or {}).get("pruning_alone")
-        if alone and "error" not in alone:
-            busy = " (measured while the machine was busy)" if alone["skewed"] else ""
-            st.caption(f"Pruning alone ({md(str(v.get('flavour', '')))}): the unpruned onnx2torch rebuild ran at "
-                       f"{alone['rebuild_p50_ms']:.4f} ms, the pruned model at {alone['pruned_p50_ms']:.4f} ms "
-                       f"({alone['speedup']:.2f}x; eager torch, batch 1){busy}. The speedup in the table also holds "
-                       "what the rebuild itself changed.")
+    for line in charts.pruning_alone_lines(result):
+        st.caption(md(line[0].upper() + line[1:]) + ".")
     info = charts.pareto_info(variants)
     st.markdown("**Accuracy against latency** (p50 at batch 1; colour: size on disk)")
     st.plotly_chart(charts.pareto_figure(info), key=key + "pareto")

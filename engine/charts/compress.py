@@ -17,6 +17,7 @@ import plotly.graph_objects as go
 
 from engine.charts import pareto
 from engine.charts.style import color, empty_figure, layout, log_axis, plain, titled
+from engine.errors import printable
 
 VARIANT_COLUMNS = ["label", "role", "method", "backend", "flavour", "format", "artifact_id", "run_id", "size_bytes",
                    "size_ratio", "latency_p50_ms", "speedup", "accuracy_mean", "accuracy_delta", "delta_low",
@@ -138,6 +139,22 @@ def gate_summary(variants: pd.DataFrame) -> dict[str, Any]:
 
 SWEEP_COLUMNS = ["model", "precision", "runs_on", "batch_size", "p50_ms", "p95_ms", "throughput_per_s",
                  "accuracy_mean", "skewed", "run_id"]
+
+
+def pruning_alone_lines(result: dict[str, Any] | None) -> list[str]:
+    """One sentence per pruned variant on what pruning itself did to latency (``details.pruning_alone``: the
+    unpruned onnx2torch rebuild against the pruned model), for the CLI and the page alike."""
+    out = []
+    for v in (result or {}).get("variants", []):
+        alone = (v.get("details") or {}).get("pruning_alone") or {}
+        if "rebuild_p50_ms" not in alone:
+            continue
+        speedup = f"{alone['speedup']:.2f}x" if alone.get("speedup") else "no speedup figure"
+        busy = ", measured while the machine was busy" if alone.get("skewed") else ""
+        out.append(f"pruning alone ({printable(str(v.get('flavour', '')))}): the unpruned rebuild "
+                   f"{alone['rebuild_p50_ms']:.4f} ms, pruned {alone['pruned_p50_ms']:.4f} ms, {speedup} "
+                   f"(eager torch, batch 1{busy}); the speedup against the original also holds the rebuild's own")
+    return out
 
 
 def sweep_info(result: dict[str, Any] | None) -> pd.DataFrame:

@@ -221,13 +221,10 @@ def _print(result: dict[str, Any]) -> None:
               "fold 1's held-out rows (Δ held-out) instead")
     if busy:
         print("! latency measured while the machine was busy: that speedup is not a clean measurement")
-    for v in result["variants"]:
-        alone = (v.get("details") or {}).get("pruning_alone")
-        if alone and "error" not in alone:
-            flag = " (busy machine)" if alone["skewed"] else ""
-            print(f"pruning alone ({v['flavour']}): the unpruned rebuild {alone['rebuild_p50_ms']:.4f} ms, pruned "
-                  f"{alone['pruned_p50_ms']:.4f} ms, {_num(alone['speedup'], '.2f')}x (both eager torch, batch 1; "
-                  f"the speedup above also holds the rebuild's own){flag}")
+    from engine.charts.compress import pruning_alone_lines
+
+    for line in pruning_alone_lines(result):
+        print(line)
     acc = result.get("acceleration")
     if acc:
         for r in acc.get("settings", []):

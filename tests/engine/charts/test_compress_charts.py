@@ -84,3 +84,18 @@ def test_the_sweep_has_a_row_per_model_and_batch_with_what_each_run_recorded():
     assert [t.name.split(" · ")[0] for t in fig.data] == ["original", "prune (channels)", "dynamic-int8"]
     assert list(fig.data[0].marker.symbol) == ["circle", "circle-open"]  # batch 32 was measured on a busy machine
     assert compress.sweep_figure(compress.sweep_info({})).layout.annotations  # nothing measured: says so
+
+
+def test_pruning_alone_is_one_line_per_pruned_variant_with_its_own_ratio():
+    result = {"variants": [
+        {"method": "prune", "flavour": "magnitude",
+         "details": {"pruning_alone": {"rebuild_p50_ms": 0.05, "pruned_p50_ms": 0.04, "speedup": 1.25, "skewed": False}}},
+        {"method": "prune", "flavour": "channels\x1b[2J**x**",  # a hostile field: one printable line
+         "details": {"pruning_alone": {"rebuild_p50_ms": 0.05, "pruned_p50_ms": 0.1, "speedup": 0.5, "skewed": True}}},
+        {"method": "prune", "flavour": "magnitude", "details": {"pruning_alone": {"error": "RuntimeError: x"}}},
+        {"method": "onnx", "flavour": "", "details": None}]}
+    lines = compress.pruning_alone_lines(result)
+    assert len(lines) == 2 and all(line.isprintable() for line in lines)
+    assert "0.0500 ms, pruned 0.0400 ms, 1.25x" in lines[0] and "busy" not in lines[0]
+    assert "0.50x" in lines[1] and "measured while the machine was busy" in lines[1] and "\\x1b" in lines[1]
+    assert compress.pruning_alone_lines(None) == []
