@@ -41,7 +41,7 @@ def add_arguments(c: argparse.ArgumentParser) -> None:
     c.add_argument("--gate", type=float, default=1.0, metavar="POINTS",
                    help="a variant passes when it loses at most this many accuracy points (default 1.0)")
     c.add_argument("--calibration", choices=CALIBRATIONS,
-                   help="static-int8 calibration method (default minmax)")
+                   help=f"static-int8 calibration method (default {CALIBRATIONS[0]})")
     c.add_argument("--calibration-rows", type=int, metavar="N",
                    help=f"static-int8 calibration rows, from the first fold's training part, fed in batches of "
                         f"{BATCH} (default {DEFAULT_ROWS})")
@@ -80,7 +80,7 @@ def add_arguments(c: argparse.ArgumentParser) -> None:
 OWNER = {"sparsity": "prune", "fine_tune_epochs": "prune", "prune_kind": "prune", "student_width": "distill",
          "student_depth": "distill", "temperature": "distill", "alpha": "distill", "distill_epochs": "distill",
          "calibration": "static-int8", "calibration_rows": "static-int8"}
-UNSET = {**DEFAULTS, "calibration": "minmax", "calibration_rows": DEFAULT_ROWS}  # what a flag left out means
+UNSET = {**DEFAULTS, "calibration": CALIBRATIONS[0], "calibration_rows": DEFAULT_ROWS}  # a flag left out
 
 
 def _given_settings(args: argparse.Namespace) -> list[tuple[str, str]]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from engine.compress.calibration import MAX_ROWS
+from engine.compress.calibration import DEFAULT_ROWS, MAX_ROWS
 from engine.compress.methods import (
     CALIBRATIONS,
     DEFAULTS,
@@ -30,8 +30,8 @@ from engine.errors import FrontierError, check_folds_seed_threads, option
 
 def build(ws: Any, info: Any, dataset: Any, *, methods: list[str] | tuple[str, ...], target: str | None = None,
           drop: tuple[str, ...] = (), name: str | None = None, gate: float = 1.0, cv: int = 5, seed: int = 0,
-          threads: int | None = None, device: str = "cpu", calibration: str = "minmax",
-          calibration_rows: int = 256, batch_sizes: tuple[int, ...] = (1, 32), latency_time_s: float = 0.2,
+          threads: int | None = None, device: str = "cpu", calibration: str = CALIBRATIONS[0],
+          calibration_rows: int = DEFAULT_ROWS, batch_sizes: tuple[int, ...] = (1, 32), latency_time_s: float = 0.2,
           latency_count: int = 20, prune_kinds: tuple[str, ...] | None = None,
           **settings: float) -> Any:
     """The checked payload for compressing the model ``info`` on ``dataset`` (registered or live).

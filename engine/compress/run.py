@@ -21,6 +21,7 @@ Build costs (export and conversion seconds) are reported apart from latency.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import io
 import re
@@ -213,10 +214,10 @@ def _prune(recipe: Recipe, src: _Source) -> Built:
     example = X[src.rows[:2]]
     model = prune.eager_copy(onnx_bytes)
     rebuilt = parity.compare(src.scores, src.scores_of_module(model))
-    unpruned = prune.eager_copy(onnx_bytes)  # the same rebuild: what pruning alone changed is timed against it
     if not rebuilt.passed:
         raise FrontierError(f"onnx2torch's rebuild of the model does not match it (max |Δp| "
                             f"{rebuilt.max_abs_diff:.3g}); it cannot be pruned faithfully")
+    unpruned = copy.deepcopy(model)  # the same rebuild: what pruning alone changed is timed against it
     if recipe.flavour == "magnitude":
         details = prune.magnitude(model, payload.sparsity)
     else:
