@@ -112,7 +112,6 @@ class TorchPredictor(Predictor):
                 module = module.to(self._dtype)
             if channels_last:
                 module = module.to(memory_format=torch.channels_last)
-        self.channels_last = channels_last
         if not exported:
             module.eval()
         self.module = module
